@@ -1,0 +1,303 @@
+//! The histogram handle: lock-free recording into this thread's shard, and merging all shards
+//! into a [`HistogramSnapshot`].
+//!
+//! A value's path: [`Histogram::record`] finds the calling thread's slot
+//! ([`crate::thread_slot`]), the slot's shard ([`crate::per_thread`], created on the thread's
+//! first record), the value's bin ([`crate::layout`]), and bumps it with a plain store
+//! ([`crate::shard`]). A snapshot walks every shard page by page and adds the counts up;
+//! pages no shard has allocated cost one pointer load each.
+
+use crate::clock::Instant;
+use crate::error::ConfigError;
+use crate::exemplar::{self, Exemplar};
+use crate::layout::{HistogramConfig, Layout};
+use crate::per_thread::PerThread;
+use crate::shard::{PAGE_LEN, Shard, page_count};
+use crate::snapshot::HistogramSnapshot;
+use crate::sync::{AtomicU64, CachePadded, Ordering};
+use crate::thread_slot::with_slot;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) struct HistogramCore {
+    layout: Layout,
+    shards: PerThread<CachePadded<Shard>>,
+    /// The exemplar interval writers tag their exemplars with; advanced by the snapshotter.
+    exemplar_epoch: AtomicU64,
+}
+
+impl HistogramCore {
+    pub(crate) fn new(layout: Layout) -> Self {
+        Self {
+            layout,
+            shards: PerThread::new(),
+            exemplar_epoch: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &HistogramConfig {
+        &self.layout.config
+    }
+
+    #[inline]
+    fn with_shard<R>(&self, f: impl FnOnce(&Shard) -> R) -> R {
+        with_slot(|slot| {
+            let shard = self
+                .shards
+                .get_or_create(slot, || CachePadded::new(Shard::new(&self.layout)));
+            f(shard)
+        })
+    }
+
+    #[inline]
+    fn record_n(&self, value: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let (index, clamped) = self.layout.index_clamped(value);
+        self.with_shard(|s| {
+            s.record_run(index, clamped, value, value, n, u128::from(value) * u128::from(n))
+        });
+    }
+
+    fn record_corrected(&self, value: u64, interval: u64) {
+        self.record_n(value, 1);
+        if interval == 0 || value <= interval {
+            return;
+        }
+        // HdrHistogram adds value - k*interval for every k >= 1 while that is >= interval.
+        // Rather than one record per synthesized value (unbounded for a huge value and a tiny
+        // interval), add each bin's share of that arithmetic sequence at once: the work is
+        // bounded by the number of bins, and counts, min, max and sum are the same.
+        let layout = &self.layout;
+        self.with_shard(|shard| {
+            let mut current = value - interval;
+            while current >= interval {
+                let (index, clamped) = layout.index_clamped(current);
+                let bin_low = if clamped {
+                    layout.config.highest_trackable + 1
+                } else {
+                    layout.value_of(index)
+                };
+                let floor = bin_low.max(interval);
+                let n = (current - floor) / interval + 1;
+                let lowest = current - (n - 1) * interval;
+                let (n128, i128) = (u128::from(n), u128::from(interval));
+                let sum = n128 * u128::from(current) - i128 * n128 * (n128 - 1) / 2;
+                shard.record_run(index, clamped, lowest, current, n, sum);
+                current = lowest - interval;
+            }
+        });
+    }
+
+    fn record_with_exemplar(&self, value: u64, id: u64) {
+        let (index, clamped) = self.layout.index_clamped(value);
+        let epoch = self.exemplar_epoch.load(Ordering::Relaxed);
+        self.with_shard(|s| {
+            s.record_run(index, clamped, value, value, 1, u128::from(value));
+            s.exemplars.offer(epoch, value, id);
+        });
+    }
+
+    /// Merges every shard. With `rotate`, also closes the current exemplar interval: the
+    /// snapshot gets its exemplars and writers move on to the next one.
+    pub(crate) fn snapshot(&self, rotate: bool) -> HistogramSnapshot {
+        let epoch = if rotate {
+            self.exemplar_epoch.fetch_add(1, Ordering::Relaxed)
+        } else {
+            self.exemplar_epoch.load(Ordering::Relaxed)
+        };
+        let mut shards: Vec<&Shard> = Vec::new();
+        self.shards.for_each(|s| shards.push(s));
+
+        let mut bins: Vec<(u32, u64)> = Vec::new();
+        let mut acc = [0u64; PAGE_LEN];
+        for p in 0..page_count(&self.layout) {
+            let mut touched = false;
+            for shard in &shards {
+                if let Some(page) = shard.page(p) {
+                    touched = true;
+                    for (a, c) in acc.iter_mut().zip(page.iter()) {
+                        *a = a.saturating_add(c.load(Ordering::Acquire));
+                    }
+                }
+            }
+            if touched {
+                for (i, a) in acc.iter_mut().enumerate() {
+                    if *a != 0 {
+                        bins.push(((p * PAGE_LEN + i) as u32, *a));
+                        *a = 0;
+                    }
+                }
+            }
+        }
+        // Totals after bins: see `shard`'s module docs for why this order.
+        let (mut min, mut max, mut sum, mut clamped) = (u64::MAX, 0u64, 0u128, 0u64);
+        let mut exemplars: Vec<Exemplar> = Vec::new();
+        for shard in &shards {
+            let t = shard.totals();
+            min = min.min(t.min);
+            max = max.max(t.max);
+            sum = sum.saturating_add(t.sum);
+            clamped = clamped.saturating_add(t.clamped);
+            shard.exemplars.collect(epoch, &mut exemplars);
+        }
+        exemplar::keep_slowest(&mut exemplars);
+        HistogramSnapshot::from_parts(self.layout, bins, min, max, sum, clamped, exemplars)
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let mut total = std::mem::size_of::<Self>();
+        self.shards.for_each(|s| total += s.heap_bytes());
+        total
+    }
+}
+
+/// A handle to a histogram: cheap to clone, `Send + Sync`, records without a lock.
+///
+/// Obtain one from [`crate::Registry::histogram`] (exported in snapshots) or create a
+/// standalone one with [`Histogram::new`]. Keep the handle: recording through it never
+/// touches the registry's map.
+///
+/// Each thread that records gets its own shard, created on its first record (and, inside the
+/// shard, a 2 KiB page of counts on the first value in each part of the range); after that a
+/// record is a handful of plain loads and stores to memory only this thread writes.
+///
+/// Values above the configured `highest_trackable` are counted in its bin and reported by
+/// [`HistogramSnapshot::clamped`]; count, min, max and sum still use the real value. Nothing
+/// panics, whatever the value.
+#[derive(Clone)]
+pub struct Histogram {
+    pub(crate) core: Arc<HistogramCore>,
+}
+
+impl fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Histogram").field("config", self.core.config()).finish_non_exhaustive()
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::with_default_config()
+    }
+}
+
+impl Histogram {
+    /// A standalone histogram (not in any registry) with the given configuration.
+    pub fn new(config: HistogramConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            core: Arc::new(HistogramCore::new(Layout::new(&config)?)),
+        })
+    }
+
+    /// A standalone histogram with [`HistogramConfig::default`].
+    pub fn with_default_config() -> Self {
+        Self {
+            core: Arc::new(HistogramCore::new(
+                Layout::new(&HistogramConfig::default()).expect("the default configuration is valid"),
+            )),
+        }
+    }
+
+    /// This histogram's configuration.
+    pub fn config(&self) -> &HistogramConfig {
+        self.core.config()
+    }
+
+    /// Records one value.
+    #[inline]
+    pub fn record(&self, value: u64) {
+        self.core.record_n(value, 1);
+    }
+
+    /// Records `n` occurrences of `value` (counts saturate at `u64::MAX`).
+    #[inline]
+    pub fn record_n(&self, value: u64, n: u64) {
+        self.core.record_n(value, n);
+    }
+
+    /// Records a duration, converted to this histogram's unit (nanoseconds if the unit is not
+    /// a time unit), saturating at `u64::MAX`.
+    #[inline]
+    pub fn record_duration(&self, d: Duration) {
+        let unit = self.core.config().unit;
+        let v = unit
+            .from_duration(d)
+            .unwrap_or_else(|| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.record(v);
+    }
+
+    /// Records `value` and corrects for coordinated omission as HdrHistogram's
+    /// `recordValueWithExpectedInterval` defines it: when a measurement took longer than the
+    /// `expected_interval` between measurements, the measurements that should have happened
+    /// meanwhile are added too (`value - interval`, `value - 2*interval`, … down to
+    /// `interval`). The result equals `hdrhistogram::Histogram::record_correct`, but costs at
+    /// most one update per bin instead of one per synthesized value. An interval of 0 records
+    /// `value` alone.
+    pub fn record_corrected(&self, value: u64, expected_interval: u64) {
+        self.core.record_corrected(value, expected_interval);
+    }
+
+    /// Records `value` and offers it, with the caller's `id` (block height, trace id…), as an
+    /// exemplar: each snapshot interval keeps the ids of its slowest values
+    /// ([`HistogramSnapshot::exemplars`]). Costs a little more than [`Histogram::record`],
+    /// which it leaves untouched.
+    pub fn record_with_exemplar(&self, value: u64, id: u64) {
+        self.core.record_with_exemplar(value, id);
+    }
+
+    /// Starts a timer that records the elapsed time into this histogram when dropped (or
+    /// when [`Timer::stop`] is called).
+    #[inline]
+    pub fn start_timer(&self) -> Timer<'_> {
+        Timer {
+            histogram: self,
+            start: Instant::now(),
+            armed: true,
+        }
+    }
+
+    /// Merges every thread's shard now.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        self.core.snapshot(false)
+    }
+
+    /// Heap bytes held by this histogram's shards and pages (an estimate for reports; the
+    /// benchmarks measure the allocator directly).
+    pub fn heap_bytes(&self) -> usize {
+        self.core.heap_bytes()
+    }
+}
+
+/// Records the time since its creation into a histogram when dropped.
+#[must_use = "a timer records when dropped; dropping it at once records ~0"]
+pub struct Timer<'a> {
+    histogram: &'a Histogram,
+    start: Instant,
+    armed: bool,
+}
+
+impl Timer<'_> {
+    /// Records now and returns the elapsed time.
+    pub fn stop(mut self) -> Duration {
+        self.armed = false;
+        let elapsed = self.start.elapsed();
+        self.histogram.record_duration(elapsed);
+        elapsed
+    }
+
+    /// Drops the timer without recording.
+    pub fn cancel(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.histogram.record_duration(self.start.elapsed());
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The snapshot history ring and windowed views over it.
+//!
+//! A [`History`] is immutable: the snapshotter builds a new one each tick (sharing the
+//! retained snapshots by `Arc`) and publishes it, so readers hold a consistent ring for as
+//! long as they like without blocking anyone.
+
+use crate::snapshot::{HistogramSnapshot, MetricValue, Snapshot};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The retained snapshots, oldest first; never empty.
+#[derive(Debug, Clone)]
+pub struct History {
+    snapshots: VecDeque<Arc<Snapshot>>,
+}
+
+impl History {
+    /// A history holding one snapshot.
+    pub fn new(first: Arc<Snapshot>) -> Self {
+        Self { snapshots: VecDeque::from([first]) }
+    }
+
+    /// This history plus `latest`, keeping at most `retention` snapshots (at least 1).
+    pub fn with_pushed(&self, latest: Arc<Snapshot>, retention: usize) -> Self {
+        let mut snapshots = self.snapshots.clone();
+        snapshots.push_back(latest);
+        while snapshots.len() > retention.max(1) {
+            snapshots.pop_front();
+        }
+        Self { snapshots }
+    }
+
+    /// The newest snapshot.
+    pub fn latest(&self) -> &Arc<Snapshot> {
+        self.snapshots.back().expect("a history is never empty")
+    }
+
+    /// The oldest retained snapshot.
+    pub fn oldest(&self) -> &Arc<Snapshot> {
+        self.snapshots.front().expect("a history is never empty")
+    }
+
+    /// Number of retained snapshots.
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// Always `false`: a history holds at least one snapshot.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The retained snapshots, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Snapshot>> + ExactSizeIterator + '_ {
+        self.snapshots.iter()
+    }
+
+    /// The window ending at the latest snapshot and starting at the newest retained snapshot
+    /// taken at least `span` before it (or the oldest one, if the history is shorter).
+    /// `None` while only one snapshot is retained.
+    pub fn window(&self, span: Duration) -> Option<Window> {
+        let to = Arc::clone(self.latest());
+        let from = self
+            .snapshots
+            .iter()
+            .rev()
+            .skip(1)
+            .find(|s| to.taken_at.duration_since(s.taken_at) >= span)
+            .or_else(|| (self.snapshots.len() > 1).then(|| self.oldest()))?;
+        Some(Window { from: Arc::clone(from), to })
+    }
+
+    /// The window between the last two snapshots (the last interval).
+    pub fn last_interval(&self) -> Option<Window> {
+        let n = self.snapshots.len();
+        (n >= 2).then(|| Window {
+            from: Arc::clone(&self.snapshots[n - 2]),
+            to: Arc::clone(&self.snapshots[n - 1]),
+        })
+    }
+
+    /// For each consecutive pair of snapshots, the window between them (oldest first): the
+    /// per-interval series a dashboard's sparklines draw.
+    pub fn intervals(&self) -> impl Iterator<Item = Window> + '_ {
+        self.snapshots
+            .iter()
+            .zip(self.snapshots.iter().skip(1))
+            .map(|(a, b)| Window { from: Arc::clone(a), to: Arc::clone(b) })
+    }
+}
+
+/// Two snapshots of the same registry, `from` taken before `to`: what happened in between.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// The earlier snapshot.
+    pub from: Arc<Snapshot>,
+    /// The later snapshot.
+    pub to: Arc<Snapshot>,
+}
+
+impl Window {
+    /// Time between the two snapshots.
+    pub fn elapsed(&self) -> Duration {
+        self.to.taken_at.duration_since(self.from.taken_at)
+    }
+
+    /// How much counter `name{labels}` grew (a counter absent earlier counts from 0).
+    pub fn counter_delta(&self, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
+        let now = self.to.counter_with(name, labels)?;
+        Some(now.saturating_sub(self.from.counter_with(name, labels).unwrap_or(0)))
+    }
+
+    /// Counter growth per second over the window.
+    pub fn counter_rate(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let secs = self.elapsed().as_secs_f64();
+        let delta = self.counter_delta(name, labels)?;
+        (secs > 0.0).then(|| delta as f64 / secs)
+    }
+
+    /// What histogram `name{labels}` recorded during the window.
+    pub fn histogram_delta(&self, name: &str, labels: &[(&str, &str)]) -> Option<HistogramSnapshot> {
+        let now = self.to.histogram_with(name, labels)?;
+        Some(match self.from.get(name, labels) {
+            Some(MetricValue::Histogram(before)) => now.delta_since(before),
+            _ => now.clone(),
+        })
+    }
+}

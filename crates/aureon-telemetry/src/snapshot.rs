@@ -1,0 +1,427 @@
+//! Immutable merged views: [`HistogramSnapshot`] for one histogram and [`Snapshot`] for a
+//! whole registry.
+//!
+//! A histogram snapshot is sparse (only occupied bins), so its size and the cost of building
+//! it follow the values actually recorded, not the configured range; the dense
+//! `hdrhistogram::Histogram` is built only on request ([`HistogramSnapshot::to_hdrhistogram`]).
+
+use crate::exemplar::Exemplar;
+use crate::key::{Labels, MetricKey};
+use crate::layout::{HistogramConfig, Layout};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// A merged, immutable view of one histogram.
+///
+/// Count, min, max and sum are exact (the sum is a `u128` and does not overflow); quantiles
+/// follow HdrHistogram's nearest-rank definition and are never outside `[min, max]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    layout: Layout,
+    /// `(bin index, count)`, ascending by index, counts non-zero.
+    bins: Vec<(u32, u64)>,
+    count: u64,
+    min: u64,
+    max: u64,
+    sum: u128,
+    clamped: u64,
+    exemplars: Vec<Exemplar>,
+}
+
+/// One occupied bin of a histogram snapshot: the values `low ..= high` were recorded `count`
+/// times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bin {
+    /// Lowest value of the bin.
+    pub low: u64,
+    /// Highest value of the bin.
+    pub high: u64,
+    /// How many values fell in it.
+    pub count: u64,
+}
+
+impl HistogramSnapshot {
+    pub(crate) fn from_parts(
+        layout: Layout,
+        bins: Vec<(u32, u64)>,
+        min: u64,
+        max: u64,
+        sum: u128,
+        clamped: u64,
+        exemplars: Vec<Exemplar>,
+    ) -> Self {
+        let count = bins.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c));
+        let (min, max) = if count == 0 { (0, 0) } else { (min, max) };
+        Self { layout, bins, count, min, max, sum, clamped, exemplars }
+    }
+
+    /// An empty snapshot with the given configuration.
+    pub fn empty(config: HistogramConfig) -> Result<Self, crate::ConfigError> {
+        Ok(Self::from_parts(Layout::new(&config)?, Vec::new(), 0, 0, 0, 0, Vec::new()))
+    }
+
+    /// The histogram's configuration.
+    pub fn config(&self) -> &HistogramConfig {
+        &self.layout.config
+    }
+
+    /// Number of values recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Smallest value recorded (exact), 0 when empty.
+    pub fn min(&self) -> u64 {
+        self.min
+    }
+
+    /// Largest value recorded (exact, even when above the trackable range), 0 when empty.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// Sum of all values recorded (exact).
+    pub fn sum(&self) -> u128 {
+        self.sum
+    }
+
+    /// Arithmetic mean of the values recorded (exact up to `f64` rounding), 0 when empty.
+    ///
+    /// A snapshot taken while threads record may see a value's contribution to the sum a
+    /// moment before its bin; the mean is therefore kept within `[min, max]`.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        (self.sum as f64 / self.count as f64).clamp(self.min as f64, self.max as f64)
+    }
+
+    /// Standard deviation, computed like HdrHistogram's (each bin at its median value) around
+    /// the exact mean.
+    pub fn stdev(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let mean = self.mean();
+        let total: f64 = self
+            .bins
+            .iter()
+            .map(|&(i, c)| {
+                let d = self.layout.median_of(i as usize) as f64 - mean;
+                d * d * c as f64
+            })
+            .sum();
+        (total / self.count as f64).sqrt()
+    }
+
+    /// Number of recorded values that were above the trackable range (counted at its top).
+    pub fn clamped(&self) -> u64 {
+        self.clamped
+    }
+
+    /// The value at quantile `q` (0.0 ..= 1.0; out-of-range `q` is clamped and NaN is 0).
+    ///
+    /// Nearest rank as HdrHistogram defines it: the highest value equivalent to the bin
+    /// holding the `ceil(q * count)`-th value (the lowest equivalent for `q == 0`), then
+    /// limited to the exact `[min, max]`. Returns 0 when empty.
+    pub fn value_at_quantile(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
+        let rank = ((q * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for &(i, c) in &self.bins {
+            seen = seen.saturating_add(c);
+            if seen >= rank {
+                let v = if q == 0.0 {
+                    self.layout.value_of(i as usize)
+                } else {
+                    self.layout.highest_of(i as usize)
+                };
+                return v.clamp(self.min, self.max);
+            }
+        }
+        self.max
+    }
+
+    /// The value at percentile `p` (0.0 ..= 100.0).
+    pub fn value_at_percentile(&self, p: f64) -> u64 {
+        self.value_at_quantile(p / 100.0)
+    }
+
+    /// Median.
+    pub fn p50(&self) -> u64 {
+        self.value_at_quantile(0.5)
+    }
+    /// 90th percentile.
+    pub fn p90(&self) -> u64 {
+        self.value_at_quantile(0.9)
+    }
+    /// 95th percentile.
+    pub fn p95(&self) -> u64 {
+        self.value_at_quantile(0.95)
+    }
+    /// 99th percentile.
+    pub fn p99(&self) -> u64 {
+        self.value_at_quantile(0.99)
+    }
+    /// 99.9th percentile.
+    pub fn p999(&self) -> u64 {
+        self.value_at_quantile(0.999)
+    }
+
+    /// How many recorded values are `<= value`, counting whole bins: a bin counts when its
+    /// highest value is `<= value`. This is what a classic Prometheus `le` bucket needs.
+    pub fn count_at_or_below(&self, value: u64) -> u64 {
+        self.bins
+            .iter()
+            .take_while(|&&(i, _)| self.layout.highest_of(i as usize) <= value)
+            .fold(0u64, |a, &(_, c)| a.saturating_add(c))
+    }
+
+    /// The occupied bins, ascending.
+    pub fn bins(&self) -> impl ExactSizeIterator<Item = Bin> + '_ {
+        self.bins.iter().map(|&(i, c)| Bin {
+            low: self.layout.value_of(i as usize),
+            high: self.layout.highest_of(i as usize),
+            count: c,
+        })
+    }
+
+    /// The slowest values of the interval this snapshot closes, with their ids, largest
+    /// first (see [`crate::Histogram::record_with_exemplar`]).
+    pub fn exemplars(&self) -> &[Exemplar] {
+        &self.exemplars
+    }
+
+    /// The same data as a dense `hdrhistogram::Histogram` with the same bounds, for its
+    /// serializers and iterators. Bins are index-compatible, so the counts are exact.
+    pub fn to_hdrhistogram(&self) -> hdrhistogram::Histogram<u64> {
+        let c = &self.layout.config;
+        let mut h = hdrhistogram::Histogram::new_with_bounds(
+            c.lowest_discernible,
+            c.highest_trackable,
+            c.significant_figures,
+        )
+        .expect("a validated layout has valid hdrhistogram bounds");
+        for &(i, n) in &self.bins {
+            h.saturating_record_n(self.layout.value_of(i as usize), n);
+        }
+        h
+    }
+
+    /// What was recorded between `earlier` and `self` (two snapshots of the same histogram).
+    ///
+    /// Bin counts, count and sum are exact differences (a bin never shows fewer values than in
+    /// an earlier snapshot, so no difference is negative); min and max are those of the bins
+    /// that grew, limited to `self`'s exact range. Exemplars are `self`'s.
+    pub fn delta_since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
+        let mut bins = Vec::with_capacity(self.bins.len());
+        let mut old = earlier.bins.iter().peekable();
+        for &(i, c) in &self.bins {
+            while old.next_if(|&&(j, _)| j < i).is_some() {}
+            let before = old.next_if(|&&(j, _)| j == i).map_or(0, |&(_, c)| c);
+            let d = c.saturating_sub(before);
+            if d != 0 {
+                bins.push((i, d));
+            }
+        }
+        let (min, max) = match (bins.first(), bins.last()) {
+            (Some(&(lo, _)), Some(&(hi, _))) => (
+                self.layout.value_of(lo as usize).clamp(self.min, self.max),
+                self.layout.highest_of(hi as usize).clamp(self.min, self.max),
+            ),
+            _ => (0, 0),
+        };
+        HistogramSnapshot::from_parts(
+            self.layout,
+            bins,
+            min,
+            max,
+            self.sum.saturating_sub(earlier.sum),
+            self.clamped.saturating_sub(earlier.clamped),
+            self.exemplars.clone(),
+        )
+    }
+
+    /// Adds `other` (same configuration) into `self`, e.g. to combine label sets or nodes.
+    /// Returns `false`, changing nothing, when the configurations differ.
+    pub fn merge(&mut self, other: &HistogramSnapshot) -> bool {
+        if self.layout != other.layout {
+            return false;
+        }
+        if other.count == 0 {
+            return true;
+        }
+        let mut merged = Vec::with_capacity(self.bins.len().max(other.bins.len()));
+        let (mut a, mut b) = (self.bins.iter().peekable(), other.bins.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&(i, x)), Some(&&(j, y))) if i == j => {
+                    merged.push((i, x.saturating_add(y)));
+                    a.next();
+                    b.next();
+                }
+                (Some(&&(i, x)), Some(&&(j, _))) if i < j => {
+                    merged.push((i, x));
+                    a.next();
+                }
+                (_, Some(&&(j, y))) => {
+                    merged.push((j, y));
+                    b.next();
+                }
+                (Some(&&(i, x)), None) => {
+                    merged.push((i, x));
+                    a.next();
+                }
+                (None, None) => break,
+            }
+        }
+        let (min, max) = if self.count == 0 {
+            (other.min, other.max)
+        } else {
+            (self.min.min(other.min), self.max.max(other.max))
+        };
+        let mut exemplars: Vec<Exemplar> =
+            self.exemplars.iter().chain(&other.exemplars).copied().collect();
+        crate::exemplar::keep_slowest(&mut exemplars);
+        *self = HistogramSnapshot::from_parts(
+            self.layout,
+            merged,
+            min,
+            max,
+            self.sum.saturating_add(other.sum),
+            self.clamped.saturating_add(other.clamped),
+            exemplars,
+        );
+        true
+    }
+}
+
+/// The merged value of one metric in a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricValue {
+    /// A counter's total.
+    Counter(u64),
+    /// A gauge's last value.
+    Gauge(f64),
+    /// A histogram's merged distribution.
+    Histogram(HistogramSnapshot),
+}
+
+/// An immutable view of every metric of a registry at one moment.
+///
+/// Metrics iterate in a stable order (by name, then labels), which keeps exports
+/// deterministic.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub(crate) sequence: u64,
+    pub(crate) taken_at: Instant,
+    pub(crate) system_time: SystemTime,
+    pub(crate) metrics: BTreeMap<MetricKey, MetricValue>,
+    pub(crate) descriptions: BTreeMap<Arc<str>, Arc<str>>,
+    pub(crate) registration_errors: u64,
+}
+
+impl Snapshot {
+    /// Increases by one with every snapshot of the same registry.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// When the snapshot was taken (monotonic clock).
+    pub fn taken_at(&self) -> Instant {
+        self.taken_at
+    }
+
+    /// When the snapshot was taken (wall clock, for logs and exporters).
+    pub fn system_time(&self) -> SystemTime {
+        self.system_time
+    }
+
+    /// Every metric, ordered by name then labels.
+    pub fn iter(&self) -> impl Iterator<Item = (&MetricKey, &MetricValue)> + '_ {
+        self.metrics.iter()
+    }
+
+    /// Number of metrics.
+    pub fn len(&self) -> usize {
+        self.metrics.len()
+    }
+
+    /// Whether the registry had no metrics.
+    pub fn is_empty(&self) -> bool {
+        self.metrics.is_empty()
+    }
+
+    /// The value of the metric `name` with exactly these labels (in any order).
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<&MetricValue> {
+        let key = MetricKey::lookup(name, labels);
+        self.metrics.get(&key)
+    }
+
+    /// The histogram `name` without labels.
+    pub fn histogram(&self, name: &str) -> Option<&HistogramSnapshot> {
+        self.histogram_with(name, &[])
+    }
+
+    /// The histogram `name` with exactly these labels.
+    pub fn histogram_with(&self, name: &str, labels: &[(&str, &str)]) -> Option<&HistogramSnapshot> {
+        match self.get(name, labels)? {
+            MetricValue::Histogram(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The counter `name` without labels.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.counter_with(name, &[])
+    }
+
+    /// The counter `name` with exactly these labels.
+    pub fn counter_with(&self, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
+        match self.get(name, labels)? {
+            MetricValue::Counter(c) => Some(*c),
+            _ => None,
+        }
+    }
+
+    /// The gauge `name` without labels.
+    pub fn gauge(&self, name: &str) -> Option<f64> {
+        self.gauge_with(name, &[])
+    }
+
+    /// The gauge `name` with exactly these labels.
+    pub fn gauge_with(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        match self.get(name, labels)? {
+            MetricValue::Gauge(g) => Some(*g),
+            _ => None,
+        }
+    }
+
+    /// Every label set of metric `name`, with its value.
+    pub fn family<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a Labels, &'a MetricValue)> + 'a {
+        self.metrics
+            .range(MetricKey::family_start(name)..)
+            .take_while(move |(k, _)| k.name() == name)
+            .map(|(k, v)| (k.labels(), v))
+    }
+
+    /// The help text given with [`crate::Registry::describe`] for `name`.
+    pub fn description(&self, name: &str) -> Option<&str> {
+        self.descriptions.get(name).map(|d| &**d)
+    }
+
+    /// How many registrations the registry refused (invalid names, label limits, kind
+    /// clashes) through its infallible methods; each such handle records but is not exported.
+    pub fn registration_errors(&self) -> u64 {
+        self.registration_errors
+    }
+}

@@ -1,0 +1,202 @@
+//! The background snapshotter: merges the registry on its own thread every interval and
+//! publishes the result, with a bounded history, for any number of readers.
+//!
+//! Publication goes through `arc-swap` ([`crate::sync::Publish`]): a reader's `load` is a few
+//! atomic operations, never waits for the snapshotter or for recording threads, and returns a
+//! complete [`History`]. Shutdown: [`Snapshotter::shutdown`] (or drop) sets a flag under a
+//! mutex and signals a condition variable; the thread checks the flag under the same mutex
+//! before every wait, so the signal cannot be lost, and exits within one wake-up. Loom models:
+//! `snapshotter_publishes_complete_histories`, `snapshotter_shutdown_is_prompt`.
+
+use crate::history::History;
+use crate::registry::Registry;
+use crate::snapshot::Snapshot;
+use crate::sync::{Condvar, Mutex, Publish, lock, thread};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often to snapshot and how much history to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotterConfig {
+    /// Time between snapshots (at least 1 ms).
+    pub interval: Duration,
+    /// Snapshots kept in the history ring (at least 1).
+    pub retention: usize,
+}
+
+impl Default for SnapshotterConfig {
+    /// One snapshot a second, five minutes of history.
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(1), retention: 300 }
+    }
+}
+
+pub(crate) struct Shared {
+    registry: Registry,
+    retention: usize,
+    published: Publish<History>,
+    /// Serialises ticks, so a published history never goes back to an older snapshot.
+    tick_lock: Mutex<()>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Shared {
+    pub(crate) fn new(registry: Registry, retention: usize) -> Self {
+        let first = Arc::new(registry.take_snapshot(true));
+        Self {
+            registry,
+            retention: retention.max(1),
+            published: Publish::new(Arc::new(History::new(first))),
+            tick_lock: Mutex::new(()),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// One tick: snapshot, append to the ring, publish. Ticks are serialised by `tick_lock`
+    /// (the background thread and [`Snapshotter::tick`] callers); writers never take it.
+    pub(crate) fn tick(&self) -> Arc<Snapshot> {
+        let _serial = lock(&self.tick_lock);
+        let snapshot = Arc::new(self.registry.take_snapshot(true));
+        let history = self.published.load().with_pushed(Arc::clone(&snapshot), self.retention);
+        self.published.store(Arc::new(history));
+        snapshot
+    }
+
+    pub(crate) fn history(&self) -> Arc<History> {
+        self.published.load()
+    }
+
+    /// Runs ticks every `interval` until stopped.
+    pub(crate) fn run(&self, interval: Duration) {
+        let mut stop = lock(&self.stop);
+        while !*stop {
+            stop = wait(&self.wake, stop, interval);
+            if *stop {
+                break;
+            }
+            drop(stop);
+            self.tick();
+            stop = lock(&self.stop);
+        }
+    }
+
+    pub(crate) fn request_stop(&self) {
+        *lock(&self.stop) = true;
+        self.wake.notify_all();
+    }
+}
+
+fn wait<'a>(cv: &Condvar, guard: crate::sync::MutexGuard<'a, bool>, timeout: Duration) -> crate::sync::MutexGuard<'a, bool> {
+    match cv.wait_timeout(guard, timeout) {
+        Ok((g, _)) => g,
+        Err(e) => e.into_inner().0,
+    }
+}
+
+/// A running background snapshotter. Dropping it stops the thread and waits for it.
+///
+/// ```
+/// use aureon_telemetry::{Registry, Snapshotter, SnapshotterConfig};
+/// use std::time::Duration;
+/// let registry = Registry::new();
+/// let blocks = registry.counter("blocks_total");
+/// let snapshotter = Snapshotter::spawn(&registry, SnapshotterConfig {
+///     interval: Duration::from_millis(10),
+///     retention: 60,
+/// }).unwrap();
+/// blocks.increment(3);
+/// snapshotter.tick(); // or wait for the next interval
+/// assert_eq!(snapshotter.latest().counter("blocks_total"), Some(3));
+/// snapshotter.shutdown();
+/// ```
+pub struct Snapshotter {
+    shared: Arc<Shared>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Snapshotter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshotter").field("retention", &self.shared.retention).finish_non_exhaustive()
+    }
+}
+
+impl Snapshotter {
+    /// Takes a first snapshot and starts the thread (named `aureon-snapshotter`).
+    pub fn spawn(registry: &Registry, config: SnapshotterConfig) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::new(registry.clone(), config.retention));
+        let interval = config.interval.max(Duration::from_millis(1));
+        let worker = Arc::clone(&shared);
+        let thread = thread::Builder::new()
+            .name("aureon-snapshotter".into())
+            .spawn(move || worker.run(interval))?;
+        Ok(Self { shared, thread: Some(thread) })
+    }
+
+    /// The latest published snapshot.
+    pub fn latest(&self) -> Arc<Snapshot> {
+        Arc::clone(self.shared.history().latest())
+    }
+
+    /// The latest published history ring.
+    pub fn history(&self) -> Arc<History> {
+        self.shared.history()
+    }
+
+    /// Takes and publishes a snapshot now, in addition to the periodic ones (for a final
+    /// flush, or tests). Returns it.
+    pub fn tick(&self) -> Arc<Snapshot> {
+        self.shared.tick()
+    }
+
+    /// A cheap, cloneable reader of the published history that does not keep the thread
+    /// alive (for HTTP handlers and dashboards).
+    pub fn reader(&self) -> SnapshotReader {
+        SnapshotReader { shared: Arc::clone(&self.shared) }
+    }
+
+    /// Stops the thread and waits for it to exit.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.shared.request_stop();
+        if let Some(t) = self.thread.take() {
+            // The thread only runs `tick`, which does not panic; if it did, the panic was
+            // already reported on that thread and there is nothing left to clean up here.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Snapshotter {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Reads what a [`Snapshotter`] publishes; clone it freely.
+#[derive(Clone)]
+pub struct SnapshotReader {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SnapshotReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotReader").finish_non_exhaustive()
+    }
+}
+
+impl SnapshotReader {
+    /// The latest published snapshot.
+    pub fn latest(&self) -> Arc<Snapshot> {
+        Arc::clone(self.shared.history().latest())
+    }
+
+    /// The latest published history ring.
+    pub fn history(&self) -> Arc<History> {
+        self.shared.history()
+    }
+}
