@@ -18,7 +18,9 @@ pub(crate) struct CounterCore {
 
 impl CounterCore {
     pub(crate) fn new() -> Self {
-        Self { cells: PerThread::new() }
+        Self {
+            cells: PerThread::new(),
+        }
     }
 
     pub(crate) fn value(&self) -> u64 {
@@ -38,7 +40,9 @@ pub struct Counter {
 
 impl fmt::Debug for Counter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Counter").field("value", &self.value()).finish()
+        f.debug_struct("Counter")
+            .field("value", &self.value())
+            .finish()
     }
 }
 
@@ -51,7 +55,9 @@ impl Default for Counter {
 impl Counter {
     /// A standalone counter (not in any registry).
     pub fn new() -> Self {
-        Self { core: Arc::new(CounterCore::new()) }
+        Self {
+            core: Arc::new(CounterCore::new()),
+        }
     }
 
     /// Adds `n`.
@@ -62,7 +68,10 @@ impl Counter {
                 .core
                 .cells
                 .get_or_create(slot, || CachePadded::new(AtomicU64::new(0)));
-            cell.store(cell.load(Ordering::Relaxed).saturating_add(n), Ordering::Relaxed);
+            cell.store(
+                cell.load(Ordering::Relaxed).saturating_add(n),
+                Ordering::Relaxed,
+            );
         });
     }
 

@@ -102,7 +102,10 @@ impl fmt::Display for MetricError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MetricError::InvalidName(n) => {
-                write!(f, "invalid metric name {n:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*")
+                write!(
+                    f,
+                    "invalid metric name {n:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*"
+                )
             }
             MetricError::InvalidLabelName(n) => write!(
                 f,
@@ -113,7 +116,11 @@ impl fmt::Display for MetricError {
                 f,
                 "metric {name:?} already has {limit} distinct label sets (the configured limit)"
             ),
-            MetricError::KindMismatch { name, existing, requested } => write!(
+            MetricError::KindMismatch {
+                name,
+                existing,
+                requested,
+            } => write!(
                 f,
                 "metric {name:?} is registered as a {existing}, not a {requested}"
             ),

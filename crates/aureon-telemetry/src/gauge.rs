@@ -15,7 +15,9 @@ pub(crate) struct GaugeCore {
 
 impl GaugeCore {
     pub(crate) fn new() -> Self {
-        Self { bits: CachePadded::new(AtomicU64::new(0f64.to_bits())) }
+        Self {
+            bits: CachePadded::new(AtomicU64::new(0f64.to_bits())),
+        }
     }
 
     pub(crate) fn value(&self) -> f64 {
@@ -31,7 +33,9 @@ pub struct Gauge {
 
 impl fmt::Debug for Gauge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Gauge").field("value", &self.value()).finish()
+        f.debug_struct("Gauge")
+            .field("value", &self.value())
+            .finish()
     }
 }
 
@@ -44,7 +48,9 @@ impl Default for Gauge {
 impl Gauge {
     /// A standalone gauge (not in any registry), starting at 0.
     pub fn new() -> Self {
-        Self { core: Arc::new(GaugeCore::new()) }
+        Self {
+            core: Arc::new(GaugeCore::new()),
+        }
     }
 
     /// Sets the value.
@@ -55,9 +61,12 @@ impl Gauge {
 
     /// Adds `delta` (atomically with respect to other `add`/`sub` calls).
     pub fn add(&self, delta: f64) {
-        let _ = self.core.bits.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-            Some((f64::from_bits(b) + delta).to_bits())
-        });
+        let _ = self
+            .core
+            .bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some((f64::from_bits(b) + delta).to_bits())
+            });
     }
 
     /// Subtracts `delta`.

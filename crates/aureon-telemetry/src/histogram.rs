@@ -57,7 +57,14 @@ impl HistogramCore {
         }
         let (index, clamped) = self.layout.index_clamped(value);
         self.with_shard(|s| {
-            s.record_run(index, clamped, value, value, n, u128::from(value) * u128::from(n))
+            s.record_run(
+                index,
+                clamped,
+                value,
+                value,
+                n,
+                u128::from(value) * u128::from(n),
+            )
         });
     }
 
@@ -174,7 +181,9 @@ pub struct Histogram {
 
 impl fmt::Debug for Histogram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Histogram").field("config", self.core.config()).finish_non_exhaustive()
+        f.debug_struct("Histogram")
+            .field("config", self.core.config())
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,7 +205,8 @@ impl Histogram {
     pub fn with_default_config() -> Self {
         Self {
             core: Arc::new(HistogramCore::new(
-                Layout::new(&HistogramConfig::default()).expect("the default configuration is valid"),
+                Layout::new(&HistogramConfig::default())
+                    .expect("the default configuration is valid"),
             )),
         }
     }

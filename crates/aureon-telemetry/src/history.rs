@@ -18,7 +18,9 @@ pub struct History {
 impl History {
     /// A history holding one snapshot.
     pub fn new(first: Arc<Snapshot>) -> Self {
-        Self { snapshots: VecDeque::from([first]) }
+        Self {
+            snapshots: VecDeque::from([first]),
+        }
     }
 
     /// This history plus `latest`, keeping at most `retention` snapshots (at least 1).
@@ -68,7 +70,10 @@ impl History {
             .skip(1)
             .find(|s| to.taken_at.duration_since(s.taken_at) >= span)
             .or_else(|| (self.snapshots.len() > 1).then(|| self.oldest()))?;
-        Some(Window { from: Arc::clone(from), to })
+        Some(Window {
+            from: Arc::clone(from),
+            to,
+        })
     }
 
     /// The window between the last two snapshots (the last interval).
@@ -86,7 +91,10 @@ impl History {
         self.snapshots
             .iter()
             .zip(self.snapshots.iter().skip(1))
-            .map(|(a, b)| Window { from: Arc::clone(a), to: Arc::clone(b) })
+            .map(|(a, b)| Window {
+                from: Arc::clone(a),
+                to: Arc::clone(b),
+            })
     }
 }
 
@@ -119,7 +127,11 @@ impl Window {
     }
 
     /// What histogram `name{labels}` recorded during the window.
-    pub fn histogram_delta(&self, name: &str, labels: &[(&str, &str)]) -> Option<HistogramSnapshot> {
+    pub fn histogram_delta(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> Option<HistogramSnapshot> {
         let now = self.to.histogram_with(name, labels)?;
         Some(match self.from.get(name, labels) {
             Some(MetricValue::Histogram(before)) => now.delta_since(before),

@@ -30,8 +30,10 @@ impl Labels {
     }
 
     fn from_unchecked(labels: &[(&str, &str)]) -> Self {
-        let mut v: Vec<(Arc<str>, Arc<str>)> =
-            labels.iter().map(|&(k, v)| (Arc::from(k), Arc::from(v))).collect();
+        let mut v: Vec<(Arc<str>, Arc<str>)> = labels
+            .iter()
+            .map(|&(k, v)| (Arc::from(k), Arc::from(v)))
+            .collect();
         v.sort();
         Labels(v.into())
     }
@@ -150,7 +152,10 @@ mod tests {
         let b = MetricKey::new("m", &[("a", "1"), ("b", "2")]).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_string(), r#"m{a="1",b="2"}"#);
-        assert_eq!(MetricKey::new("m-x", &[]), Err(MetricError::InvalidName("m-x".into())));
+        assert_eq!(
+            MetricKey::new("m-x", &[]),
+            Err(MetricError::InvalidName("m-x".into()))
+        );
         assert_eq!(
             MetricKey::new("m", &[("__x", "v")]),
             Err(MetricError::InvalidLabelName("__x".into()))

@@ -78,7 +78,10 @@ impl Layout {
             return Err(ConfigError::LowestIsZero);
         }
         if low > u64::MAX / 2 || high < 2 * low {
-            return Err(ConfigError::HighestLessThanTwiceLowest { lowest: low, highest: high });
+            return Err(ConfigError::HighestLessThanTwiceLowest {
+                lowest: low,
+                highest: high,
+            });
         }
         if sigfig > 5 {
             return Err(ConfigError::TooManySignificantFigures(sigfig));
@@ -155,7 +158,8 @@ impl Layout {
 
     /// The middle of bin `index` (hdrhistogram's `median_equivalent`).
     pub(crate) fn median_of(&self, index: usize) -> u64 {
-        self.value_of(index).saturating_add(self.width_of(index) >> 1)
+        self.value_of(index)
+            .saturating_add(self.width_of(index) >> 1)
     }
 }
 
@@ -185,29 +189,53 @@ mod tests {
         };
         let layout = Layout::new(&config).unwrap();
         let reference = Reference::<u64>::new_with_bounds(low, high, sigfig).unwrap();
-        assert_eq!(layout.len, reference.distinct_values(), "{low} {high} {sigfig}");
+        assert_eq!(
+            layout.len,
+            reference.distinct_values(),
+            "{low} {high} {sigfig}"
+        );
         for v in values.filter(|&v| v <= high && v != u64::MAX) {
             let i = layout.index_of(v);
             assert!(i < layout.len);
-            assert_eq!(layout.value_of(i), reference.lowest_equivalent(v), "value {v}");
-            assert_eq!(layout.highest_of(i), reference.highest_equivalent(v), "value {v}");
-            assert_eq!(layout.median_of(i), reference.median_equivalent(v), "value {v}");
+            assert_eq!(
+                layout.value_of(i),
+                reference.lowest_equivalent(v),
+                "value {v}"
+            );
+            assert_eq!(
+                layout.highest_of(i),
+                reference.highest_equivalent(v),
+                "value {v}"
+            );
+            assert_eq!(
+                layout.median_of(i),
+                reference.median_equivalent(v),
+                "value {v}"
+            );
         }
     }
 
     fn spread() -> impl Iterator<Item = u64> {
-        (0..64).flat_map(|shift| {
-            let p = 1_u64 << shift;
-            [p - 1, p, p + 1, p + p / 3, p.wrapping_mul(3) / 2]
-        })
-        .chain(0..5000)
+        (0..64)
+            .flat_map(|shift| {
+                let p = 1_u64 << shift;
+                [p - 1, p, p + 1, p + p / 3, p.wrapping_mul(3) / 2]
+            })
+            .chain(0..5000)
     }
 
     #[test]
     fn bins_match_hdrhistogram_for_many_configurations() {
         for sigfig in 0..=5 {
             for (low, high) in [(1, 3_600_000_000), (1, u64::MAX), (1000, 1 << 40), (3, 7)] {
-                if Layout::new(&HistogramConfig { lowest_discernible: low, highest_trackable: high, significant_figures: sigfig, unit: Unit::None }).is_ok() {
+                if Layout::new(&HistogramConfig {
+                    lowest_discernible: low,
+                    highest_trackable: high,
+                    significant_figures: sigfig,
+                    unit: Unit::None,
+                })
+                .is_ok()
+                {
                     check_against_reference(low, high, sigfig, spread());
                 }
             }
@@ -223,12 +251,26 @@ mod tests {
     #[test]
     fn invalid_configurations_are_rejected_like_hdrhistogram() {
         let mk = |low, high, sigfig| {
-            Layout::new(&HistogramConfig { lowest_discernible: low, highest_trackable: high, significant_figures: sigfig, unit: Unit::None })
+            Layout::new(&HistogramConfig {
+                lowest_discernible: low,
+                highest_trackable: high,
+                significant_figures: sigfig,
+                unit: Unit::None,
+            })
         };
         assert_eq!(mk(0, 10, 3), Err(ConfigError::LowestIsZero));
-        assert!(matches!(mk(10, 19, 3), Err(ConfigError::HighestLessThanTwiceLowest { .. })));
-        assert_eq!(mk(1, 100, 6), Err(ConfigError::TooManySignificantFigures(6)));
-        assert_eq!(mk(1 << 50, u64::MAX, 5), Err(ConfigError::PrecisionBeyondRange));
+        assert!(matches!(
+            mk(10, 19, 3),
+            Err(ConfigError::HighestLessThanTwiceLowest { .. })
+        ));
+        assert_eq!(
+            mk(1, 100, 6),
+            Err(ConfigError::TooManySignificantFigures(6))
+        );
+        assert_eq!(
+            mk(1 << 50, u64::MAX, 5),
+            Err(ConfigError::PrecisionBeyondRange)
+        );
         for (low, high, sigfig) in [(0, 10, 3), (10, 19, 3), (1, 100, 6), (1 << 50, u64::MAX, 5)] {
             assert!(Reference::<u64>::new_with_bounds(low, high, sigfig).is_err());
         }

@@ -134,7 +134,8 @@ impl<T> Drop for PerThread<T> {
             }
             // SAFETY: `&mut self` means no other thread can reach the table; the bucket was
             // allocated by `install_bucket` as a boxed slice of `bucket_len(b)` entries.
-            let entries = unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(bucket, bucket_len(b))) };
+            let entries =
+                unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(bucket, bucket_len(b))) };
             for entry in entries.iter() {
                 let p = entry.load(Ordering::Relaxed);
                 if !p.is_null() {

@@ -159,21 +159,21 @@ impl Registry {
         let metric = match existing {
             Some(m) => m,
             None => inner.metrics.get_or_try_insert(key.clone(), || {
-            let count = inner
-                .label_sets
-                .get_or_try_insert(Arc::clone(key.name_arc()), || {
-                    Ok::<_, MetricError>(Arc::new(AtomicUsize::new(0)))
-                })?;
-            count
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    (n < inner.max_label_sets).then_some(n + 1)
-                })
-                .map_err(|_| MetricError::TooManyLabelSets {
-                    name: name.to_owned(),
-                    limit: inner.max_label_sets,
-                })?;
-            make()
-        })?,
+                let count = inner
+                    .label_sets
+                    .get_or_try_insert(Arc::clone(key.name_arc()), || {
+                        Ok::<_, MetricError>(Arc::new(AtomicUsize::new(0)))
+                    })?;
+                count
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        (n < inner.max_label_sets).then_some(n + 1)
+                    })
+                    .map_err(|_| MetricError::TooManyLabelSets {
+                        name: name.to_owned(),
+                        limit: inner.max_label_sets,
+                    })?;
+                make()
+            })?,
         };
         if metric.kind() != kind {
             return Err(MetricError::KindMismatch {
@@ -186,12 +186,18 @@ impl Registry {
     }
 
     fn refused(&self, e: MetricError) {
-        self.inner.registration_errors.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .registration_errors
+            .fetch_add(1, Ordering::Relaxed);
         *lock(&self.inner.last_error) = Some(e);
     }
 
     /// The histogram `name` with the registry's default configuration.
-    pub fn try_histogram(&self, name: &str, labels: &[(&str, &str)]) -> Result<Histogram, MetricError> {
+    pub fn try_histogram(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Histogram, MetricError> {
         self.try_histogram_with_config(name, labels, self.inner.default_histogram)
     }
 
@@ -208,7 +214,9 @@ impl Registry {
             Ok(Metric::Histogram(Arc::new(HistogramCore::new(layout))))
         })? {
             Metric::Histogram(core) if *core.config() == config => Ok(Histogram { core }),
-            Metric::Histogram(_) => Err(MetricError::ConfigMismatch { name: name.to_owned() }),
+            Metric::Histogram(_) => Err(MetricError::ConfigMismatch {
+                name: name.to_owned(),
+            }),
             _ => unreachable!("get_or_create checked the kind"),
         }
     }
@@ -223,7 +231,8 @@ impl Registry {
     pub fn histogram_with(&self, name: &str, labels: &[(&str, &str)]) -> Histogram {
         self.try_histogram(name, labels).unwrap_or_else(|e| {
             self.refused(e);
-            Histogram::new(self.inner.default_histogram).expect("the default configuration was validated")
+            Histogram::new(self.inner.default_histogram)
+                .expect("the default configuration was validated")
         })
     }
 
@@ -292,7 +301,9 @@ impl Registry {
         if !crate::key::is_valid_metric_name(name) {
             return Err(MetricError::InvalidName(name.to_owned()));
         }
-        self.inner.descriptions.insert(Arc::from(name), Arc::from(help));
+        self.inner
+            .descriptions
+            .insert(Arc::from(name), Arc::from(help));
         Ok(())
     }
 

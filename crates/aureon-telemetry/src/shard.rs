@@ -78,7 +78,15 @@ impl Shard {
     /// `hi`, and they add up to `sum`. `clamped` says they were above the trackable range.
     /// Only the owning thread may call this.
     #[inline]
-    pub(crate) fn record_run(&self, index: usize, clamped: bool, lo: u64, hi: u64, n: u64, sum: u128) {
+    pub(crate) fn record_run(
+        &self,
+        index: usize,
+        clamped: bool,
+        lo: u64,
+        hi: u64,
+        n: u64,
+        sum: u128,
+    ) {
         let bin = self.bin(index);
         if lo < self.min.load(Ordering::Relaxed) {
             self.min.store(lo, Ordering::Relaxed);
@@ -136,7 +144,9 @@ impl Shard {
 
     /// Bytes this shard holds on the heap (pages and page table), for memory reports.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let pages = (0..self.pages.len()).filter(|&p| self.page(p).is_some()).count();
+        let pages = (0..self.pages.len())
+            .filter(|&p| self.page(p).is_some())
+            .count();
         std::mem::size_of::<Self>()
             + self.pages.len() * std::mem::size_of::<AtomicPtr<Page>>()
             + pages * std::mem::size_of::<Page>()

@@ -53,12 +53,29 @@ impl HistogramSnapshot {
     ) -> Self {
         let count = bins.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c));
         let (min, max) = if count == 0 { (0, 0) } else { (min, max) };
-        Self { layout, bins, count, min, max, sum, clamped, exemplars }
+        Self {
+            layout,
+            bins,
+            count,
+            min,
+            max,
+            sum,
+            clamped,
+            exemplars,
+        }
     }
 
     /// An empty snapshot with the given configuration.
     pub fn empty(config: HistogramConfig) -> Result<Self, crate::ConfigError> {
-        Ok(Self::from_parts(Layout::new(&config)?, Vec::new(), 0, 0, 0, 0, Vec::new()))
+        Ok(Self::from_parts(
+            Layout::new(&config)?,
+            Vec::new(),
+            0,
+            0,
+            0,
+            0,
+            Vec::new(),
+        ))
     }
 
     /// The histogram's configuration.
@@ -129,13 +146,18 @@ impl HistogramSnapshot {
     ///
     /// Nearest rank as HdrHistogram defines it: the highest value equivalent to the bin
     /// holding the `ceil(q * count)`-th value (the lowest equivalent for `q == 0`), then
-    /// limited to the exact `[min, max]`. Returns 0 when empty.
+    /// limited to the exact `[min, max]`. Ranks that fall on clamped values (above the
+    /// trackable range, so above every other value) return the exact max, the only bound
+    /// known for them. Returns 0 when empty.
     pub fn value_at_quantile(&self, q: f64) -> u64 {
         if self.count == 0 {
             return 0;
         }
         let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
         let rank = ((q * self.count as f64).ceil() as u64).max(1);
+        if rank > self.count - self.clamped.min(self.count) {
+            return self.max;
+        }
         let mut seen = 0u64;
         for &(i, c) in &self.bins {
             seen = seen.saturating_add(c);
@@ -236,7 +258,9 @@ impl HistogramSnapshot {
         let (min, max) = match (bins.first(), bins.last()) {
             (Some(&(lo, _)), Some(&(hi, _))) => (
                 self.layout.value_of(lo as usize).clamp(self.min, self.max),
-                self.layout.highest_of(hi as usize).clamp(self.min, self.max),
+                self.layout
+                    .highest_of(hi as usize)
+                    .clamp(self.min, self.max),
             ),
             _ => (0, 0),
         };
@@ -289,8 +313,12 @@ impl HistogramSnapshot {
         } else {
             (self.min.min(other.min), self.max.max(other.max))
         };
-        let mut exemplars: Vec<Exemplar> =
-            self.exemplars.iter().chain(&other.exemplars).copied().collect();
+        let mut exemplars: Vec<Exemplar> = self
+            .exemplars
+            .iter()
+            .chain(&other.exemplars)
+            .copied()
+            .collect();
         crate::exemplar::keep_slowest(&mut exemplars);
         *self = HistogramSnapshot::from_parts(
             self.layout,
@@ -373,7 +401,11 @@ impl Snapshot {
     }
 
     /// The histogram `name` with exactly these labels.
-    pub fn histogram_with(&self, name: &str, labels: &[(&str, &str)]) -> Option<&HistogramSnapshot> {
+    pub fn histogram_with(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> Option<&HistogramSnapshot> {
         match self.get(name, labels)? {
             MetricValue::Histogram(h) => Some(h),
             _ => None,
@@ -407,7 +439,10 @@ impl Snapshot {
     }
 
     /// Every label set of metric `name`, with its value.
-    pub fn family<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (&'a Labels, &'a MetricValue)> + 'a {
+    pub fn family<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = (&'a Labels, &'a MetricValue)> + 'a {
         self.metrics
             .range(MetricKey::family_start(name)..)
             .take_while(move |(k, _)| k.name() == name)

@@ -27,7 +27,10 @@ pub struct SnapshotterConfig {
 impl Default for SnapshotterConfig {
     /// One snapshot a second, five minutes of history.
     fn default() -> Self {
-        Self { interval: Duration::from_secs(1), retention: 300 }
+        Self {
+            interval: Duration::from_secs(1),
+            retention: 300,
+        }
     }
 }
 
@@ -59,7 +62,10 @@ impl Shared {
     pub(crate) fn tick(&self) -> Arc<Snapshot> {
         let _serial = lock(&self.tick_lock);
         let snapshot = Arc::new(self.registry.take_snapshot(true));
-        let history = self.published.load().with_pushed(Arc::clone(&snapshot), self.retention);
+        let history = self
+            .published
+            .load()
+            .with_pushed(Arc::clone(&snapshot), self.retention);
         self.published.store(Arc::new(history));
         snapshot
     }
@@ -88,7 +94,11 @@ impl Shared {
     }
 }
 
-fn wait<'a>(cv: &Condvar, guard: crate::sync::MutexGuard<'a, bool>, timeout: Duration) -> crate::sync::MutexGuard<'a, bool> {
+fn wait<'a>(
+    cv: &Condvar,
+    guard: crate::sync::MutexGuard<'a, bool>,
+    timeout: Duration,
+) -> crate::sync::MutexGuard<'a, bool> {
     match cv.wait_timeout(guard, timeout) {
         Ok((g, _)) => g,
         Err(e) => e.into_inner().0,
@@ -118,7 +128,9 @@ pub struct Snapshotter {
 
 impl std::fmt::Debug for Snapshotter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshotter").field("retention", &self.shared.retention).finish_non_exhaustive()
+        f.debug_struct("Snapshotter")
+            .field("retention", &self.shared.retention)
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,7 +143,10 @@ impl Snapshotter {
         let thread = thread::Builder::new()
             .name("aureon-snapshotter".into())
             .spawn(move || worker.run(interval))?;
-        Ok(Self { shared, thread: Some(thread) })
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
     }
 
     /// The latest published snapshot.
@@ -153,7 +168,9 @@ impl Snapshotter {
     /// A cheap, cloneable reader of the published history that does not keep the thread
     /// alive (for HTTP handlers and dashboards).
     pub fn reader(&self) -> SnapshotReader {
-        SnapshotReader { shared: Arc::clone(&self.shared) }
+        SnapshotReader {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Stops the thread and waits for it to exit.

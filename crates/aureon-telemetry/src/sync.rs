@@ -46,14 +46,16 @@ macro_rules! thread_local_const {
 }
 pub(crate) use thread_local_const;
 
-/// Declares a process-wide lazily initialised static; under loom it is reset for every
-/// explored execution (loom's `lazy_static`), which a plain `static` would not be.
+/// Declares a process-wide lazily initialised (private) static; under loom it is reset for
+/// every explored execution (loom's `lazy_static`), which a plain `static` would not be.
+/// Private only: loom's `lazy_static!` matches `pub` literally, so a forwarded `$vis`
+/// fragment cannot be passed through to it.
 macro_rules! global {
-    ($vis:vis static $name:ident: $t:ty = $init:expr;) => {
+    (static $name:ident: $t:ty = $init:expr;) => {
         #[cfg(not(aureon_loom))]
-        $vis static $name: std::sync::LazyLock<$t> = std::sync::LazyLock::new(|| $init);
+        static $name: std::sync::LazyLock<$t> = std::sync::LazyLock::new(|| $init);
         #[cfg(aureon_loom)]
-        loom::lazy_static! { $vis static ref $name: $t = $init; }
+        loom::lazy_static! { static ref $name: $t = $init; }
     };
 }
 pub(crate) use global;

@@ -105,6 +105,9 @@ mod tests {
         // before any never-used slot.
         let next = lock(&ALLOCATOR).next;
         let second = std::thread::spawn(|| with_slot(|s| s)).join().unwrap();
-        assert!(second < next, "slot {second} was not reused (next fresh slot {next})");
+        assert!(
+            second < next,
+            "slot {second} was not reused (next fresh slot {next})"
+        );
     }
 }

@@ -87,6 +87,9 @@ mod tests {
         assert_eq!(Unit::Milliseconds.from_duration(d), Some(1));
         assert_eq!(Unit::Seconds.from_duration(d), Some(0));
         assert_eq!(Unit::Bytes.from_duration(d), None);
-        assert_eq!(Unit::Nanoseconds.from_duration(Duration::MAX), Some(u64::MAX));
+        assert_eq!(
+            Unit::Nanoseconds.from_duration(Duration::MAX),
+            Some(u64::MAX)
+        );
     }
 }

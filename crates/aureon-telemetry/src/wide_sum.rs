@@ -40,7 +40,7 @@ impl WideSum {
     pub(crate) fn add(&self, x: u128) {
         let lo = self.lo.load(Ordering::Relaxed);
         let (new_lo, carry) = lo.overflowing_add(x as u64);
-        let hi_add = (x >> 64) as u64 + u64::from(carry);
+        let hi_add = ((x >> 64) as u64).saturating_add(u64::from(carry));
         if hi_add == 0 {
             self.lo.store(new_lo, Ordering::Release);
         } else {
