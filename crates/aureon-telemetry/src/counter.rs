@@ -8,7 +8,7 @@
 
 use crate::per_thread::PerThread;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
-use crate::thread_slot::with_slot;
+use crate::thread_slot;
 use std::fmt;
 use std::sync::Arc;
 
@@ -63,16 +63,16 @@ impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn increment(&self, n: u64) {
-        with_slot(|slot| {
-            let cell = self
-                .core
-                .cells
-                .get_or_create(slot, || CachePadded::new(AtomicU64::new(0)));
-            cell.store(
-                cell.load(Ordering::Relaxed).saturating_add(n),
-                Ordering::Relaxed,
-            );
-        });
+        let slot = thread_slot::current();
+        let cell = self
+            .core
+            .cells
+            .get_or_create(slot.id, || CachePadded::new(AtomicU64::new(0)));
+        cell.store(
+            cell.load(Ordering::Relaxed).saturating_add(n),
+            Ordering::Relaxed,
+        );
+        drop(slot);
     }
 
     /// The current total over all threads.

@@ -15,7 +15,7 @@ use crate::per_thread::PerThread;
 use crate::shard::{PAGE_LEN, Shard, page_count};
 use crate::snapshot::HistogramSnapshot;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
-use crate::thread_slot::with_slot;
+use crate::thread_slot;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,14 +40,15 @@ impl HistogramCore {
         &self.layout.config
     }
 
+    /// The calling thread's shard, created on its first record. The returned slot must be
+    /// kept alive while the shard is written (it may hold the orphan slot's lock).
     #[inline]
-    fn with_shard<R>(&self, f: impl FnOnce(&Shard) -> R) -> R {
-        with_slot(|slot| {
-            let shard = self
-                .shards
-                .get_or_create(slot, || CachePadded::new(Shard::new(&self.layout)));
-            f(shard)
-        })
+    fn shard(&self) -> (thread_slot::Slot, &Shard) {
+        let slot = thread_slot::current();
+        let shard = self
+            .shards
+            .get_or_create(slot.id, || CachePadded::new(Shard::new(&self.layout)));
+        (slot, shard)
     }
 
     #[inline]
@@ -56,16 +57,10 @@ impl HistogramCore {
             return;
         }
         let (index, clamped) = self.layout.index_clamped(value);
-        self.with_shard(|s| {
-            s.record_run(
-                index,
-                clamped,
-                value,
-                value,
-                n,
-                u128::from(value) * u128::from(n),
-            )
-        });
+        let sum = u128::from(value) * u128::from(n);
+        let (_slot, shard) = self.shard();
+        // SAFETY: `index` comes from `index_clamped` of the layout every shard is built with.
+        unsafe { shard.record_run(index, clamped, value, value, n, sum) };
     }
 
     fn record_corrected(&self, value: u64, interval: u64) {
@@ -78,7 +73,8 @@ impl HistogramCore {
         // interval), add each bin's share of that arithmetic sequence at once: the work is
         // bounded by the number of bins, and counts, min, max and sum are the same.
         let layout = &self.layout;
-        self.with_shard(|shard| {
+        let (_slot, shard) = self.shard();
+        {
             let mut current = value - interval;
             while current >= interval {
                 let (index, clamped) = layout.index_clamped(current);
@@ -92,19 +88,20 @@ impl HistogramCore {
                 let lowest = current - (n - 1) * interval;
                 let (n128, i128) = (u128::from(n), u128::from(interval));
                 let sum = n128 * u128::from(current) - i128 * n128 * (n128 - 1) / 2;
-                shard.record_run(index, clamped, lowest, current, n, sum);
+                // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+                unsafe { shard.record_run(index, clamped, lowest, current, n, sum) };
                 current = lowest - interval;
             }
-        });
+        }
     }
 
     fn record_with_exemplar(&self, value: u64, id: u64) {
         let (index, clamped) = self.layout.index_clamped(value);
         let epoch = self.exemplar_epoch.load(Ordering::Relaxed);
-        self.with_shard(|s| {
-            s.record_run(index, clamped, value, value, 1, u128::from(value));
-            s.exemplars.offer(epoch, value, id);
-        });
+        let (_slot, shard) = self.shard();
+        // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+        unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
+        shard.exemplars.offer(epoch, value, id);
     }
 
     /// Merges every shard. With `rotate`, also closes the current exemplar interval: the

@@ -1,8 +1,10 @@
 //! `PerThread<T>`: one lazily created `T` per thread slot, found without a lock.
 //!
-//! The table is a fixed array of buckets of doubling size (1, 2, 4, … entries), allocated on
-//! first use, so a slot number maps to `(bucket, index)` with one `leading_zeros` and the table
-//! never moves: a reader may walk it while writers add entries.
+//! The first [`INLINE`] slots (as many threads as most programs record from) have their entry
+//! pointer inline, so finding a thread's entry is one load. Further slots live in an array of
+//! buckets of doubling size (1, 2, 4, … entries), allocated on first use, so a slot number
+//! maps to `(bucket, index)` with one `leading_zeros`. Nothing ever moves: a reader may walk
+//! the table while writers add entries.
 //!
 //! Protocol (loom model `per_thread_*`):
 //! - A bucket is installed once by compare-and-swap from null (any thread may race to install
@@ -19,7 +21,15 @@ use std::ptr;
 /// Enough buckets for every `usize` slot number.
 const BUCKETS: usize = usize::BITS as usize;
 
+/// Slots whose entry pointer is stored inline (one load to find). Under loom, one, so that
+/// models also exercise the bucket path.
+#[cfg(not(aureon_loom))]
+const INLINE: usize = 16;
+#[cfg(aureon_loom)]
+const INLINE: usize = 1;
+
 pub(crate) struct PerThread<T> {
+    inline: [AtomicPtr<T>; INLINE],
     buckets: [AtomicPtr<AtomicPtr<T>>; BUCKETS],
 }
 
@@ -45,24 +55,21 @@ const fn bucket_len(bucket: usize) -> usize {
 impl<T> PerThread<T> {
     pub(crate) fn new() -> Self {
         Self {
+            inline: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
     }
 
     /// The entry for `slot`, created by `make` if the slot has none yet.
     ///
-    /// The caller must own `slot` (see [`crate::thread_slot::with_slot`]); only the owner
+    /// The caller must own `slot` (see [`crate::thread_slot::current`]); only the owner
     /// creates a slot's entry, so no compare-and-swap is needed for it.
     #[inline]
     pub(crate) fn get_or_create(&self, slot: usize, make: impl FnOnce() -> T) -> &T {
-        let (b, i) = locate(slot);
-        let mut bucket = self.buckets[b].load(Ordering::Acquire);
-        if bucket.is_null() {
-            bucket = self.install_bucket(b);
-        }
-        // SAFETY: `bucket` is non-null and points to `bucket_len(b)` initialised `AtomicPtr`s
-        // that live until `self` is dropped; `i < bucket_len(b)` by `locate`.
-        let entry = unsafe { &*bucket.add(i) };
+        let entry = match self.inline.get(slot) {
+            Some(entry) => entry,
+            None => self.spilled_entry(slot - INLINE),
+        };
         let p = entry.load(Ordering::Acquire);
         if !p.is_null() {
             // SAFETY: a non-null entry points to a `T` published with Release (Acquire above)
@@ -70,6 +77,19 @@ impl<T> PerThread<T> {
             return unsafe { &*p };
         }
         Self::create(entry, make)
+    }
+
+    /// The entry of a slot beyond the inline ones (`slot` counted from the first spilled).
+    #[inline]
+    fn spilled_entry(&self, slot: usize) -> &AtomicPtr<T> {
+        let (b, i) = locate(slot);
+        let mut bucket = self.buckets[b].load(Ordering::Acquire);
+        if bucket.is_null() {
+            bucket = self.install_bucket(b);
+        }
+        // SAFETY: `bucket` is non-null and points to `bucket_len(b)` initialised `AtomicPtr`s
+        // that live until `self` is dropped; `i < bucket_len(b)` by `locate`.
+        unsafe { &*bucket.add(i) }
     }
 
     #[cold]
@@ -108,6 +128,13 @@ impl<T> PerThread<T> {
     /// Calls `f` on every entry created so far, in slot order. Entries created concurrently
     /// may or may not be visited.
     pub(crate) fn for_each<'a>(&'a self, mut f: impl FnMut(&'a T)) {
+        for entry in &self.inline {
+            let p = entry.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: as in `get_or_create`.
+                f(unsafe { &*p });
+            }
+        }
         for (b, bucket) in self.buckets.iter().enumerate() {
             let bucket = bucket.load(Ordering::Acquire);
             if bucket.is_null() {
@@ -127,6 +154,14 @@ impl<T> PerThread<T> {
 
 impl<T> Drop for PerThread<T> {
     fn drop(&mut self) {
+        for entry in &self.inline {
+            let p = entry.load(Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: `&mut self` excludes every other access; a non-null entry came from
+                // `Box::into_raw` in `create` and is freed only here, once.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
         for (b, bucket) in self.buckets.iter().enumerate() {
             let bucket = bucket.load(Ordering::Relaxed);
             if bucket.is_null() {

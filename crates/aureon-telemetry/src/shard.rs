@@ -77,8 +77,12 @@ impl Shard {
     /// Records `n` values that all fall in bin `index`: the smallest is `lo`, the largest
     /// `hi`, and they add up to `sum`. `clamped` says they were above the trackable range.
     /// Only the owning thread may call this.
+    ///
+    /// # Safety
+    /// `index` must come from [`Layout::index_clamped`] of the layout this shard was created
+    /// with (so it is below `layout.len`); the page lookup does not check it.
     #[inline]
-    pub(crate) fn record_run(
+    pub(crate) unsafe fn record_run(
         &self,
         index: usize,
         clamped: bool,
@@ -87,7 +91,8 @@ impl Shard {
         n: u64,
         sum: u128,
     ) {
-        let bin = self.bin(index);
+        // SAFETY: forwarded from this function's contract.
+        let bin = unsafe { self.bin(index) };
         if lo < self.min.load(Ordering::Relaxed) {
             self.min.store(lo, Ordering::Relaxed);
         }
@@ -102,8 +107,11 @@ impl Shard {
     }
 
     #[inline]
-    fn bin(&self, index: usize) -> &AtomicU64 {
-        let slot = &self.pages[index / PAGE_LEN];
+    unsafe fn bin(&self, index: usize) -> &AtomicU64 {
+        debug_assert!(index / PAGE_LEN < self.pages.len());
+        // SAFETY: `record_run`'s contract: `index <= highest_index < layout.len`, and `pages`
+        // has `ceil(layout.len / PAGE_LEN)` entries.
+        let slot = unsafe { self.pages.get_unchecked(index / PAGE_LEN) };
         let mut page = slot.load(Ordering::Acquire);
         if page.is_null() {
             page = Self::allocate_page(slot);

@@ -10,9 +10,13 @@
 //! owner's first loads because the slot passes through the allocator's mutex: the exiting
 //! thread releases it after its last record, the new thread acquires it before its first.
 //!
-//! Recording from another thread-local's destructor, after this module's own thread-local is
-//! gone, is rare but legal: such records go to the shared [`ORPHAN_SLOT`] under a global
-//! mutex, which keeps "one writer at a time" true for that slot too.
+//! Hot path: the slot number sits in a `const`-initialised thread-local `Cell` with no
+//! destructor, so reading it is one TLS load. A second thread-local, carrying the destructor
+//! that gives the slot back, is touched only on the thread's first record.
+//!
+//! Recording from another thread-local's destructor, after the slot was given back, is rare
+//! but legal: such records go to the shared [`ORPHAN_SLOT`] under a global mutex, which keeps
+//! "one writer at a time" true for that slot too.
 
 use crate::sync::{Mutex, MutexGuard, global, lock, thread_local_const};
 use std::cell::Cell;
@@ -33,61 +37,93 @@ struct Allocator {
 global! { static ALLOCATOR: Mutex<Allocator> = Mutex::new(Allocator { next: ORPHAN_SLOT + 1, free: BinaryHeap::new() }); }
 global! { static ORPHAN_LOCK: Mutex<()> = Mutex::new(()); }
 
-/// This thread's slot; returns it to the allocator when the thread exits.
+thread_local_const! { static SLOT: Cell<usize> = Cell::new(UNASSIGNED); }
+thread_local_const! { static GUARD: SlotGuard = SlotGuard { id: Cell::new(UNASSIGNED) }; }
+
+/// Gives this thread's slot back when the thread exits. Kept apart from [`SLOT`] so that the
+/// hot path reads a plain `Cell` (a thread-local with no destructor needs no liveness check)
+/// and only a thread's first record touches this destructor-carrying thread-local.
 struct SlotGuard {
     id: Cell<usize>,
-}
-
-impl SlotGuard {
-    fn id(&self) -> usize {
-        let id = self.id.get();
-        if id != UNASSIGNED {
-            return id;
-        }
-        self.assign()
-    }
-
-    #[cold]
-    fn assign(&self) -> usize {
-        let mut alloc = lock(&ALLOCATOR);
-        let id = match alloc.free.pop() {
-            Some(Reverse(id)) => id,
-            None => {
-                let id = alloc.next;
-                alloc.next += 1;
-                id
-            }
-        };
-        self.id.set(id);
-        id
-    }
 }
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         let id = self.id.get();
         if id != UNASSIGNED {
+            // Later records on this thread (from other thread-locals' destructors) must not
+            // use the slot any more: they take the cold path and end up on the orphan slot.
+            let _ = SLOT.try_with(|s| s.set(UNASSIGNED));
             lock(&ALLOCATOR).free.push(Reverse(id));
         }
     }
 }
 
-thread_local_const! { static SLOT: SlotGuard = SlotGuard { id: Cell::new(UNASSIGNED) }; }
+/// The calling thread's slot, held for the duration of one record.
+///
+/// Normally just the number; on the orphan slot it also holds [`ORPHAN_LOCK`], which keeps
+/// that slot single-writer. A plain value rather than a closure-taking function, so the hot
+/// path keeps everything in registers.
+pub(crate) struct Slot {
+    pub(crate) id: usize,
+    _exclusive: Option<MutexGuard<'static, ()>>,
+}
 
-/// Runs `f` with the calling thread's slot. While `f` runs, the calling thread is the only one
-/// using that slot.
+/// The calling thread's slot. While the returned [`Slot`] lives, the calling thread is the
+/// only one using that slot number.
 #[inline]
-pub(crate) fn with_slot<R>(f: impl FnOnce(usize) -> R) -> R {
-    match SLOT.try_with(SlotGuard::id) {
-        Ok(id) => f(id),
-        Err(_) => with_orphan_slot(f),
+pub(crate) fn current() -> Slot {
+    let id = match SLOT.try_with(Cell::get) {
+        Ok(id) if id != UNASSIGNED => id,
+        _ => assign(),
+    };
+    if id != UNASSIGNED {
+        Slot {
+            id,
+            _exclusive: None,
+        }
+    } else {
+        orphan()
+    }
+}
+
+/// First record of a thread: takes a slot and registers its release at thread exit. Returns
+/// `UNASSIGNED` when the thread is exiting (its thread-locals are being destroyed).
+#[cold]
+#[inline(never)]
+fn assign() -> usize {
+    let registered = GUARD.try_with(|guard| {
+        if guard.id.get() != UNASSIGNED {
+            // The guard is alive but SLOT was reset: only during thread exit.
+            return UNASSIGNED;
+        }
+        let id = {
+            let mut alloc = lock(&ALLOCATOR);
+            match alloc.free.pop() {
+                Some(Reverse(id)) => id,
+                None => {
+                    let id = alloc.next;
+                    alloc.next += 1;
+                    id
+                }
+            }
+        };
+        guard.id.set(id);
+        id
+    });
+    match registered {
+        Ok(id) if id != UNASSIGNED && SLOT.try_with(|s| s.set(id)).is_ok() => id,
+        _ => UNASSIGNED,
     }
 }
 
 #[cold]
-fn with_orphan_slot<R>(f: impl FnOnce(usize) -> R) -> R {
-    let _exclusive: MutexGuard<'_, ()> = lock(&ORPHAN_LOCK);
-    f(ORPHAN_SLOT)
+#[inline(never)]
+fn orphan() -> Slot {
+    Slot {
+        id: ORPHAN_SLOT,
+        _exclusive: Some(lock(&ORPHAN_LOCK)),
+    }
 }
 
 #[cfg(all(test, not(aureon_loom)))]
@@ -96,15 +132,15 @@ mod tests {
 
     #[test]
     fn a_thread_keeps_its_slot_and_an_exited_threads_slot_is_reused() {
-        let a = with_slot(|s| s);
-        assert_eq!(a, with_slot(|s| s));
+        let a = current().id;
+        assert_eq!(a, current().id);
         assert_ne!(a, ORPHAN_SLOT);
-        let first = std::thread::spawn(|| with_slot(|s| s)).join().unwrap();
+        let first = std::thread::spawn(|| current().id).join().unwrap();
         assert_ne!(first, a);
         // The exited thread's slot (or a lower one freed by another test) is handed out again
         // before any never-used slot.
         let next = lock(&ALLOCATOR).next;
-        let second = std::thread::spawn(|| with_slot(|s| s)).join().unwrap();
+        let second = std::thread::spawn(|| current().id).join().unwrap();
         assert!(
             second < next,
             "slot {second} was not reused (next fresh slot {next})"
