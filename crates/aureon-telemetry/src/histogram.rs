@@ -122,7 +122,7 @@ impl HistogramCore {
             for shard in &shards {
                 if let Some(page) = shard.page(p) {
                     touched = true;
-                    for (a, c) in acc.iter_mut().zip(page.iter()) {
+                    for (a, c) in acc.iter_mut().zip(page.0.iter()) {
                         *a = a.saturating_add(c.load(Ordering::Acquire));
                     }
                 }

@@ -30,7 +30,10 @@ pub(crate) const PAGE_LEN: usize = 256;
 #[cfg(aureon_loom)]
 pub(crate) const PAGE_LEN: usize = 4;
 
-type Page = [AtomicU64; PAGE_LEN];
+/// A page of bin counts, aligned like [`crate::sync::CachePadded`] so that no cache line holds
+/// counts of two shards (pages of different threads may be allocated side by side).
+#[repr(C, align(128))]
+pub(crate) struct Page(pub(crate) [AtomicU64; PAGE_LEN]);
 
 pub(crate) struct Shard {
     pages: Box<[AtomicPtr<Page>]>,
@@ -118,13 +121,13 @@ impl Shard {
         }
         // SAFETY: `page` is non-null, so it came from `allocate_page` and stays allocated
         // until the shard is dropped; `index % PAGE_LEN` is in bounds.
-        unsafe { &(*page)[index % PAGE_LEN] }
+        unsafe { &(*page).0[index % PAGE_LEN] }
     }
 
     #[cold]
     #[inline(never)]
     fn allocate_page(slot: &AtomicPtr<Page>) -> *mut Page {
-        let page: Box<Page> = Box::new(std::array::from_fn(|_| AtomicU64::new(0)));
+        let page: Box<Page> = Box::new(Page(std::array::from_fn(|_| AtomicU64::new(0))));
         let page = Box::into_raw(page);
         // The owner is the only thread that installs pages, so the slot is still null.
         slot.store(page, Ordering::Release);
