@@ -39,9 +39,18 @@ impl Metric {
     }
 }
 
+/// What all label sets of one metric name share: the kind, the histogram configuration (so
+/// that an exporter can give the whole family one unit and one type), and the count of label
+/// sets, for the cap.
+struct Family {
+    kind: MetricKind,
+    config: Option<HistogramConfig>,
+    label_sets: AtomicUsize,
+}
+
 struct Inner {
     metrics: ConcurrentMap<MetricKey, Metric>,
-    label_sets: ConcurrentMap<Arc<str>, Arc<AtomicUsize>>,
+    families: ConcurrentMap<Arc<str>, Arc<Family>>,
     descriptions: ConcurrentMap<Arc<str>, Arc<str>>,
     max_label_sets: usize,
     default_histogram: HistogramConfig,
@@ -66,9 +75,10 @@ struct Inner {
 /// ```
 ///
 /// # Errors and bad input
-/// The `try_*` methods return a [`MetricError`] for an invalid name or label, a key already
-/// registered as another kind (or a histogram with another configuration), or a name that
-/// already has [`RegistryBuilder::max_label_sets`] label sets. The infallible methods never
+/// The `try_*` methods return a [`MetricError`] for an invalid name or label, a name already
+/// registered as another kind (or as a histogram with another configuration: every label set
+/// of a name shares its kind and configuration, so exporters can give the family one type and
+/// one unit), or a name that already has [`RegistryBuilder::max_label_sets`] label sets. The infallible methods never
 /// panic: on such an error they return a working handle that is *not* registered (so not
 /// exported), count the refusal in [`Snapshot::registration_errors`] and keep it for
 /// [`Registry::last_registration_error`].
@@ -119,7 +129,7 @@ impl RegistryBuilder {
         Registry {
             inner: Arc::new(Inner {
                 metrics: ConcurrentMap::new(),
-                label_sets: ConcurrentMap::new(),
+                families: ConcurrentMap::new(),
                 descriptions: ConcurrentMap::new(),
                 max_label_sets: self.max_label_sets,
                 default_histogram: self.default_histogram,
@@ -150,21 +160,40 @@ impl Registry {
         name: &str,
         labels: &[(&str, &str)],
         kind: MetricKind,
-        make: impl FnOnce() -> Result<Metric, MetricError>,
+        config: Option<HistogramConfig>,
+        make: impl FnOnce() -> Metric,
     ) -> Result<Metric, MetricError> {
         let key = MetricKey::new(name, labels)?;
         let inner = &*self.inner;
         // Read-locked lookup first: asking again for an existing key never takes a write lock.
-        let existing = inner.metrics.get(&key);
-        let metric = match existing {
+        let metric = match inner.metrics.get(&key) {
             Some(m) => m,
             None => inner.metrics.get_or_try_insert(key.clone(), || {
-                let count = inner
+                // A new label set: it must agree with its family, and fit under the cap.
+                let family =
+                    inner
+                        .families
+                        .get_or_try_insert(Arc::clone(key.name_arc()), || {
+                            Ok::<_, MetricError>(Arc::new(Family {
+                                kind,
+                                config,
+                                label_sets: AtomicUsize::new(0),
+                            }))
+                        })?;
+                if family.kind != kind {
+                    return Err(MetricError::KindMismatch {
+                        name: name.to_owned(),
+                        existing: family.kind,
+                        requested: kind,
+                    });
+                }
+                if family.config != config {
+                    return Err(MetricError::ConfigMismatch {
+                        name: name.to_owned(),
+                    });
+                }
+                family
                     .label_sets
-                    .get_or_try_insert(Arc::clone(key.name_arc()), || {
-                        Ok::<_, MetricError>(Arc::new(AtomicUsize::new(0)))
-                    })?;
-                count
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                         (n < inner.max_label_sets).then_some(n + 1)
                     })
@@ -172,7 +201,7 @@ impl Registry {
                         name: name.to_owned(),
                         limit: inner.max_label_sets,
                     })?;
-                make()
+                Ok(make())
             })?,
         };
         if metric.kind() != kind {
@@ -210,8 +239,8 @@ impl Registry {
         config: HistogramConfig,
     ) -> Result<Histogram, MetricError> {
         let layout = Layout::new(&config)?;
-        match self.get_or_create(name, labels, MetricKind::Histogram, || {
-            Ok(Metric::Histogram(Arc::new(HistogramCore::new(layout))))
+        match self.get_or_create(name, labels, MetricKind::Histogram, Some(config), || {
+            Metric::Histogram(Arc::new(HistogramCore::new(layout)))
         })? {
             Metric::Histogram(core) if *core.config() == config => Ok(Histogram { core }),
             Metric::Histogram(_) => Err(MetricError::ConfigMismatch {
@@ -252,8 +281,8 @@ impl Registry {
 
     /// The counter `name` with labels.
     pub fn try_counter(&self, name: &str, labels: &[(&str, &str)]) -> Result<Counter, MetricError> {
-        match self.get_or_create(name, labels, MetricKind::Counter, || {
-            Ok(Metric::Counter(Arc::new(CounterCore::new())))
+        match self.get_or_create(name, labels, MetricKind::Counter, None, || {
+            Metric::Counter(Arc::new(CounterCore::new()))
         })? {
             Metric::Counter(core) => Ok(Counter { core }),
             _ => unreachable!("get_or_create checked the kind"),
@@ -275,8 +304,8 @@ impl Registry {
 
     /// The gauge `name` with labels.
     pub fn try_gauge(&self, name: &str, labels: &[(&str, &str)]) -> Result<Gauge, MetricError> {
-        match self.get_or_create(name, labels, MetricKind::Gauge, || {
-            Ok(Metric::Gauge(Arc::new(GaugeCore::new())))
+        match self.get_or_create(name, labels, MetricKind::Gauge, None, || {
+            Metric::Gauge(Arc::new(GaugeCore::new()))
         })? {
             Metric::Gauge(core) => Ok(Gauge { core }),
             _ => unreachable!("get_or_create checked the kind"),

@@ -133,3 +133,34 @@ fn the_same_key_gives_the_same_metric_and_labels_are_order_free() {
         "wrong kind finds nothing"
     );
 }
+
+#[test]
+fn all_label_sets_of_a_name_share_kind_and_configuration() {
+    let r = Registry::new();
+    r.try_counter("family", &[("op", "a")]).unwrap();
+    assert_eq!(
+        r.try_gauge("family", &[("op", "b")]).unwrap_err(),
+        MetricError::KindMismatch {
+            name: "family".into(),
+            existing: MetricKind::Counter,
+            requested: MetricKind::Gauge
+        }
+    );
+    r.try_histogram_with_config(
+        "lat",
+        &[("op", "a")],
+        HistogramConfig::with_unit(Unit::Nanoseconds),
+    )
+    .unwrap();
+    assert_eq!(
+        r.try_histogram("lat", &[("op", "b")]).unwrap_err(),
+        MetricError::ConfigMismatch { name: "lat".into() }
+    );
+    r.try_histogram_with_config(
+        "lat",
+        &[("op", "b")],
+        HistogramConfig::with_unit(Unit::Nanoseconds),
+    )
+    .unwrap();
+    assert_eq!(r.len(), 3);
+}
