@@ -1,0 +1,354 @@
+//! HdrHistogram interval logs: a snapshot [`History`] written as the log format
+//! HdrHistogram's own tools (`HistogramLogProcessor`, jHiccup's plotters, the `hdrhistogram`
+//! crate's `IntervalLogIterator`) read, and such a log read back.
+//!
+//! A log holds one line per interval and series: `[Tag=…,]start,length,max,histogram`, the
+//! histogram being HdrHistogram's V2 format, deflate-compressed and base64-encoded. The
+//! header has HdrHistogram's lines: a comment, `#[Histogram log format version 1.3]`,
+//! `#[StartTime: …]`, `#[BaseTime: …]` and the column legend. Start times are seconds since
+//! `BaseTime` (the oldest snapshot of the history).
+//!
+//! Each interval is the difference between two consecutive snapshots of the history
+//! ([`History::intervals`], `HistogramSnapshot::delta_since`), so the log records what
+//! happened in each interval, as HdrHistogram's recorders log it; the counts are exact
+//! (the core's bins are index-compatible with HdrHistogram's).
+//!
+//! Series: when the log holds a single series its lines are untagged (what
+//! `HistogramLogProcessor` reads by default); with several, each line is tagged with the
+//! series' key, `name` or `name{label=value;…}` with `%`, `,`, `;`, `=`, `{`, `}`, spaces and
+//! line breaks percent-encoded so the tag stays one token and decodes back exactly
+//! ([`decode_tag`]). `Interval_Max` is in milliseconds for time units (HdrHistogram's
+//! convention), in recorded units otherwise.
+
+use aureon_telemetry::{History, MetricKey, MetricValue, Unit};
+use base64::Engine as _;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use std::fmt;
+use std::io::{self, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why a log could not be written or read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HlogError {
+    /// Writing to the output failed.
+    Io(io::Error),
+    /// A histogram could not be serialized.
+    Serialize(String),
+    /// The log has a line that is neither a comment, a header nor an interval (byte offset).
+    Parse {
+        /// Byte offset of the offending line.
+        offset: usize,
+    },
+    /// An interval's histogram is not valid base64.
+    Base64 {
+        /// Index of the interval in the log.
+        interval: usize,
+    },
+    /// An interval's histogram is not a valid HdrHistogram encoding.
+    Deserialize {
+        /// Index of the interval in the log.
+        interval: usize,
+        /// The decoder's complaint.
+        reason: String,
+    },
+}
+
+impl fmt::Display for HlogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HlogError::Io(e) => write!(f, "writing the interval log failed: {e}"),
+            HlogError::Serialize(e) => write!(f, "serializing a histogram failed: {e}"),
+            HlogError::Parse { offset } => {
+                write!(
+                    f,
+                    "not an HdrHistogram interval log: unreadable line at byte {offset}"
+                )
+            }
+            HlogError::Base64 { interval } => {
+                write!(f, "interval {interval}: the histogram is not valid base64")
+            }
+            HlogError::Deserialize { interval, reason } => {
+                write!(
+                    f,
+                    "interval {interval}: the histogram cannot be decoded: {reason}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for HlogError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HlogError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for HlogError {
+    fn from(e: io::Error) -> Self {
+        HlogError::Io(e)
+    }
+}
+
+/// One interval of one series, as read from a log.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    /// The series' tag (`None`: untagged).
+    pub tag: Option<String>,
+    /// Start of the interval, since the log's `BaseTime` (or since the epoch without one).
+    pub start: Duration,
+    /// Length of the interval.
+    pub length: Duration,
+    /// The `Interval_Max` column as written (divided by the log's max-value divisor).
+    pub max: f64,
+    /// What was recorded in the interval.
+    pub histogram: hdrhistogram::Histogram<u64>,
+}
+
+/// A log read back.
+#[derive(Debug, Clone, Default)]
+pub struct IntervalLog {
+    /// The `#[StartTime: …]` header.
+    pub start_time: Option<SystemTime>,
+    /// The `#[BaseTime: …]` header.
+    pub base_time: Option<SystemTime>,
+    /// The intervals, in log order.
+    pub intervals: Vec<Interval>,
+}
+
+impl IntervalLog {
+    /// The wall-clock start of `interval` (its start plus `BaseTime`, or since the epoch).
+    pub fn absolute_start(&self, interval: &Interval) -> SystemTime {
+        self.base_time.unwrap_or(UNIX_EPOCH) + interval.start
+    }
+}
+
+/// Writes the histograms of `history` selected by `select` as an interval log: one line
+/// per consecutive pair of snapshots and selected series present in the later one.
+pub fn write_history<W: Write>(
+    history: &History,
+    mut select: impl FnMut(&MetricKey) -> bool,
+    out: &mut W,
+) -> Result<(), HlogError> {
+    // The series, across the whole history, decide tagging and the max divisor.
+    let mut keys: Vec<(MetricKey, Unit)> = Vec::new();
+    for snapshot in history.iter() {
+        for (key, value) in snapshot.iter() {
+            if let MetricValue::Histogram(h) = value
+                && !keys.iter().any(|(k, _)| k == key)
+                && select(key)
+            {
+                keys.push((key.clone(), h.config().unit));
+            }
+        }
+    }
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    let tagged = keys.len() > 1;
+    let base = history.oldest().system_time();
+    // One max divisor per log: the series' unit if they share one.
+    let unit = match keys.first() {
+        Some(&(_, u)) if keys.iter().all(|k| k.1 == u) => u,
+        _ => Unit::None,
+    };
+    writeln!(
+        out,
+        "#[Written by aureon-prometheus from an aureon-telemetry snapshot history; values in {}]",
+        unit_word(unit)
+    )?;
+    writeln!(out, "#[Histogram log format version 1.3]")?;
+    let secs = fp_seconds(base);
+    writeln!(out, "#[StartTime: {secs:.3} (seconds since epoch)]")?;
+    writeln!(out, "#[BaseTime: {secs:.3} (seconds since epoch)]")?;
+    writeln!(
+        out,
+        "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+    )?;
+    let mut serializer = V2DeflateSerializer::new();
+    let mut writer = IntervalLogWriterBuilder::new()
+        .with_max_value_divisor(max_divisor(unit))
+        .begin_log_with(out, &mut serializer)?;
+    let mut tag_buf = String::new();
+    for window in history.intervals() {
+        let start = window
+            .from
+            .system_time()
+            .duration_since(base)
+            .unwrap_or_default();
+        let length = window.elapsed();
+        for (key, _) in &keys {
+            let Some(now) = window.to.histogram_with(key.name(), &labels_of(key)) else {
+                continue;
+            };
+            let delta = match window.from.histogram_with(key.name(), &labels_of(key)) {
+                Some(before) if before.config() == now.config() => now.delta_since(before),
+                _ => now.clone(),
+            };
+            let tag = if tagged {
+                tag_buf.clear();
+                encode_tag(key, &mut tag_buf);
+                Tag::new(&tag_buf)
+            } else {
+                None
+            };
+            writer
+                .write_histogram(&delta.to_hdrhistogram(), start, length, tag)
+                .map_err(|e| HlogError::Serialize(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads an interval log (from this crate or any HdrHistogram writer).
+pub fn read(input: &[u8]) -> Result<IntervalLog, HlogError> {
+    let mut log = IntervalLog::default();
+    let mut deserializer = Deserializer::new();
+    let mut raw = Vec::new();
+    for entry in IntervalLogIterator::new(input) {
+        match entry {
+            Ok(LogEntry::StartTime(d)) => log.start_time = Some(UNIX_EPOCH + d),
+            Ok(LogEntry::BaseTime(d)) => log.base_time = Some(UNIX_EPOCH + d),
+            Ok(LogEntry::Interval(i)) => {
+                let interval = log.intervals.len();
+                raw.clear();
+                base64::engine::general_purpose::STANDARD
+                    .decode_vec(i.encoded_histogram(), &mut raw)
+                    .map_err(|_| HlogError::Base64 { interval })?;
+                let histogram = deserializer.deserialize(&mut raw.as_slice()).map_err(|e| {
+                    HlogError::Deserialize {
+                        interval,
+                        reason: format!("{e:?}"),
+                    }
+                })?;
+                log.intervals.push(Interval {
+                    tag: i.tag().map(|t| t.as_str().to_owned()),
+                    start: i.start_timestamp(),
+                    length: i.duration(),
+                    max: i.max(),
+                    histogram,
+                });
+            }
+            Err(hdrhistogram::serialization::interval_log::LogIteratorError::ParseError {
+                offset,
+            }) => {
+                return Err(HlogError::Parse { offset });
+            }
+        }
+    }
+    Ok(log)
+}
+
+/// The tag of a series: `name`, or `name{k=v;k=v}` with reserved characters
+/// percent-encoded (see the module docs).
+pub fn encode_tag(key: &MetricKey, out: &mut String) {
+    out.push_str(key.name());
+    if key.labels().is_empty() {
+        return;
+    }
+    out.push('{');
+    for (i, (k, v)) in key.labels().iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(k);
+        out.push('=');
+        for c in v.chars() {
+            if matches!(c, '%' | ',' | ';' | '=' | '{' | '}' | ' ' | '\r' | '\n') {
+                out.push_str(&format!("%{:02X}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out.push('}');
+}
+
+/// The series key of a tag written by [`encode_tag`]; `None` if it is not one.
+pub fn decode_tag(tag: &str) -> Option<MetricKey> {
+    let Some((name, rest)) = tag.split_once('{') else {
+        return MetricKey::new(tag, &[]).ok();
+    };
+    let body = rest.strip_suffix('}')?;
+    let mut pairs = Vec::new();
+    for pair in body.split(';') {
+        let (k, v) = pair.split_once('=')?;
+        pairs.push((k.to_owned(), percent_decode(v)?));
+    }
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    MetricKey::new(name, &refs).ok()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn labels_of(key: &MetricKey) -> Vec<(&str, &str)> {
+    key.labels().iter().collect()
+}
+
+fn fp_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Divides recorded values into milliseconds for `Interval_Max` (time units).
+fn max_divisor(unit: Unit) -> f64 {
+    match unit {
+        Unit::Nanoseconds => 1e6,
+        Unit::Microseconds => 1e3,
+        Unit::Seconds => 1e-3,
+        _ => 1.0,
+    }
+}
+
+fn unit_word(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Nanoseconds => "nanoseconds",
+        Unit::Microseconds => "microseconds",
+        Unit::Milliseconds => "milliseconds",
+        Unit::Seconds => "seconds",
+        Unit::Bytes => "bytes",
+        _ => "recorded units",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip_any_label_value() {
+        let key = MetricKey::new("lat", &[("op", "a,b c;d=e{f}%g\nh"), ("kind", "x")]).unwrap();
+        let mut tag = String::new();
+        encode_tag(&key, &mut tag);
+        assert!(Tag::new(&tag).is_some(), "{tag}");
+        assert_eq!(decode_tag(&tag), Some(key));
+        assert_eq!(
+            decode_tag("plain"),
+            Some(MetricKey::new("plain", &[]).unwrap())
+        );
+        assert_eq!(decode_tag("x{op=%zz}"), None);
+        assert_eq!(decode_tag("x{op}"), None);
+    }
+}
