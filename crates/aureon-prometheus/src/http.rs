@@ -1,0 +1,156 @@
+//! The embedded HTTP endpoint: `/metrics` for Prometheus, `/health` for load balancers and
+//! probes, served from a thread of its own so that nothing a client does can reach the
+//! recording threads.
+//!
+//! [`MetricsServer::start`] binds (loopback by default), then serves on a one-thread tokio
+//! runtime with hyper's HTTP/1.1 server until [`MetricsServer::shutdown`] or drop. Each
+//! `/metrics` request renders the latest snapshot the [`Snapshotter`] has published (cached
+//! until the next one), so a scrape never touches a histogram shard.
+//!
+//! ```
+//! use aureon_prometheus::http::{HealthReport, MetricsServer, ServerConfig};
+//! use aureon_telemetry::{Registry, Snapshotter, SnapshotterConfig};
+//! use std::sync::Arc;
+//!
+//! let registry = Registry::new();
+//! registry.counter("blocks_total").increment(1);
+//! let snapshotter = Snapshotter::spawn(&registry, SnapshotterConfig::default())?;
+//! let config = ServerConfig::builder().port(0).build()?;
+//! let server = MetricsServer::start(config, snapshotter.reader(), Arc::new(HealthReport::healthy))?;
+//! println!("scrape http://{}/metrics", server.local_addr());
+//! server.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Answers
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /metrics` | 200, the latest snapshot in the format negotiated from `Accept` ([`crate::Format::negotiate`]), or the one named by `?format=text\|openmetrics\|protobuf`; gzipped when `Accept-Encoding` allows (see [`ServerConfigBuilder::gzip`]) |
+//! | `GET /metrics?format=other` | 400 |
+//! | `GET /health` | JSON `{"status":…,"reasons":[…]}` from the health source; 200 when healthy or degraded, 503 when unhealthy, 500 if the health source panics |
+//! | `HEAD` of either | the same status and headers, no body |
+//! | any other path | 404 |
+//! | another method on a known path | 405 with `Allow: GET, HEAD` |
+//! | malformed request line or header | 400 (from hyper), connection closed |
+//! | request line and headers over [`ServerConfigBuilder::max_header_bytes`], or more than 100 header fields | 431 (from hyper), connection closed |
+//! | body over [`ServerConfigBuilder::max_body_bytes`] | 413, connection closed |
+//! | body not received within [`ServerConfigBuilder::request_timeout`] | 408, connection closed |
+//! | headers not received within [`ServerConfigBuilder::header_read_timeout`] | connection closed, no answer |
+//! | a connection beyond [`ServerConfigBuilder::max_connections`] | 503 with `Retry-After: 1`, connection closed; beyond twice the limit, closed at once |
+//! | a renderer bug (panic) | 500; the server keeps serving |
+//!
+//! [`Snapshotter`]: aureon_telemetry::Snapshotter
+
+mod config;
+mod gzip;
+mod health;
+mod routes;
+mod serve;
+
+pub use config::{
+    DEFAULT_PORT, MAX_CONNECTIONS, MIN_HEADER_BYTES, ServerConfig, ServerConfigBuilder,
+};
+pub use health::{HealthReport, HealthStatus};
+pub use routes::HealthSource;
+
+use aureon_telemetry::SnapshotReader;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::sync::watch;
+
+/// A running metrics endpoint. Dropping it shuts it down like [`MetricsServer::shutdown`].
+pub struct MetricsServer {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MetricsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsServer")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetricsServer {
+    /// Binds `config.address()` and starts serving on a thread named `aureon-metrics-http`.
+    ///
+    /// `reader` is where `/metrics` gets its snapshots (`Snapshotter::reader`); `health`
+    /// answers `/health`, on the server's thread, so it should only read a published value.
+    ///
+    /// # Errors
+    /// Binding fails (address in use, not a local address, no permission), or the runtime or
+    /// thread cannot be created; nothing keeps running then.
+    pub fn start(
+        config: ServerConfig,
+        reader: SnapshotReader,
+        health: HealthSource,
+    ) -> io::Result<Self> {
+        let listener = std::net::TcpListener::bind(config.address())?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let listener = {
+            let _in_runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        let endpoint = Arc::new(routes::Endpoint::new(
+            reader,
+            health,
+            config.export_options().clone(),
+            config.request_timeout(),
+            config.max_body_bytes(),
+            config.gzip(),
+        ));
+        let limits = serve::Limits {
+            max_connections: config.max_connections(),
+            header_read_timeout: config.header_read_timeout(),
+            connection_lifetime: config.connection_lifetime(),
+            shutdown_grace: config.shutdown_grace(),
+            max_header_bytes: config.max_header_bytes(),
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("aureon-metrics-http".into())
+            .spawn(move || runtime.block_on(serve::run(listener, endpoint, limits, stop_rx)))?;
+        Ok(Self {
+            local_addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address actually bound (with the port chosen by the system for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting (the port is released), lets requests in progress finish within the
+    /// shutdown grace, closes every connection and waits for the thread to exit.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        // Only fails when the server task is gone already, which is what we want anyway.
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            // The server task does not panic (handlers catch the panics of the renderer and
+            // the health source); if it did, it was reported on that thread already.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}

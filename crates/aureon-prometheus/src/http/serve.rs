@@ -1,0 +1,220 @@
+//! The accept loop and the life of one connection: the connection limit, the answer to
+//! connections beyond it, the per-connection timeouts, and shutdown.
+//!
+//! Everything runs as tasks of one current-thread runtime on the server's thread. Limits:
+//! * at most `max_connections` connections are served (a semaphore permit per connection,
+//!   returned when its task ends);
+//! * a connection beyond the limit gets a fixed `503` written without reading its request,
+//!   by a task of its own that lives at most [`REJECT_TIME`]; at most `max_connections` such
+//!   tasks exist, and connections beyond *that* are closed at once. So a flood costs at most
+//!   twice the limit in sockets and never blocks the accept loop;
+//! * every served connection ends after its lifetime at the latest (graceful first: the
+//!   request in progress may finish within the grace), which bounds clients that stall
+//!   while reading a response; hyper's header-read timeout bounds clients that stall while
+//!   sending one.
+
+use super::routes::Endpoint;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+/// Hyper refuses read buffers smaller than this (it asserts).
+const HYPER_MIN_BUF: usize = 8192;
+
+/// The longest a rejected connection is kept to deliver its `503`.
+pub(super) const REJECT_TIME: Duration = Duration::from_secs(1);
+
+/// What a rejected connection reads before closing (see [`reject`]).
+const REJECT_DRAIN_BYTES: usize = 64 * 1024;
+
+/// The answer to a connection beyond the limit (fixed, so it costs no allocation).
+pub(super) const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+retry-after: 1\r\n\
+connection: close\r\n\
+content-length: 40\r\n\
+\r\n\
+too many connections: try again shortly\n";
+
+/// The limits a connection is served with (see [`super::ServerConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) max_connections: usize,
+    pub(super) header_read_timeout: Duration,
+    pub(super) connection_lifetime: Duration,
+    pub(super) shutdown_grace: Duration,
+    pub(super) max_header_bytes: usize,
+}
+
+/// Accepts and serves connections until `stop` turns true (or its sender is gone), then
+/// waits up to the grace for the connections to finish.
+pub(super) async fn run(
+    listener: TcpListener,
+    endpoint: Arc<Endpoint>,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let rejecters = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let accepted = match race(listener.accept(), stopped(&mut stop)).await {
+            Either::Left(accepted) => accepted,
+            Either::Right(()) => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) if is_per_connection(&e) => continue,
+            Err(_) => {
+                // Out of file descriptors or memory: retrying at once would spin. The
+                // connection stays in the backlog and is accepted on a later try.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Responses are written in one piece; Nagle would only delay their last segment.
+        let _ = stream.set_nodelay(true);
+        if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
+            tokio::spawn(serve(
+                stream,
+                Arc::clone(&endpoint),
+                limits,
+                stop.clone(),
+                permit,
+            ));
+        } else if let Ok(permit) = Arc::clone(&rejecters).try_acquire_owned() {
+            tokio::spawn(reject(stream, permit));
+        } else {
+            drop(stream);
+        }
+    }
+    drop(listener);
+    // Every connection saw `stop` and is finishing within the grace; its permit comes back
+    // when it has. `max_connections` fits u32 (checked by the config). Whatever is still
+    // running after the grace is dropped with the runtime.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(all)).await;
+}
+
+/// Accept errors that concern one connection (it was reset before we got to it) rather than
+/// the listener.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// Serves one connection (keep-alive, any number of requests) until the client closes it,
+/// a timeout closes it, its lifetime ends or the server stops.
+async fn serve(
+    stream: TcpStream,
+    endpoint: Arc<Endpoint>,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let service = service_fn(move |req| {
+        let endpoint = Arc::clone(&endpoint);
+        async move { endpoint.handle(req).await }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        // The read buffer holds headers (and pipelined requests); twice the header limit
+        // lets a full header block be parsed while bounding memory per connection.
+        .max_buf_size(limits.max_header_bytes.saturating_mul(2).max(HYPER_MIN_BUF))
+        .keep_alive(true);
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
+    let end_of_life = race(
+        tokio::time::sleep(limits.connection_lifetime),
+        stopped(&mut stop),
+    );
+    // Errors (client vanished, header timeout, parse error after hyper's 400) end the
+    // connection; there is nobody to report them to.
+    if let Either::Right(_) = race(conn.as_mut(), end_of_life).await {
+        conn.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
+    }
+}
+
+/// Answers a connection beyond the limit with [`BUSY_RESPONSE`] and closes it, within
+/// [`REJECT_TIME`].
+async fn reject(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
+    let _ = tokio::time::timeout(REJECT_TIME, async {
+        stream.write_all(BUSY_RESPONSE).await?;
+        stream.shutdown().await?;
+        // Closing a socket with unread input makes the kernel send a reset, which can make
+        // the client drop our response unread. Reading (a bounded amount) until the client
+        // closes its side, or until the time is up, lets the 503 arrive.
+        let mut buf = [0u8; 4096];
+        let mut drained = 0;
+        while drained < REJECT_DRAIN_BYTES {
+            match stream.read(&mut buf).await? {
+                0 => break,
+                n => drained += n,
+            }
+        }
+        Ok::<_, io::Error>(())
+    })
+    .await;
+}
+
+/// Completes when `stop` is true or its sender is gone.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|&s| s).await;
+}
+
+/// The output of [`race`].
+enum Either<L, R> {
+    Left(L),
+    Right(R),
+}
+
+/// Polls both futures until one completes (the left one first, when both could), and drops
+/// the other. A two-branch `select!` without tokio's macros feature.
+async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    poll_fn(move |cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(v));
+        }
+        if let Poll::Ready(v) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(v));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_response_declares_its_exact_length() {
+        let text = std::str::from_utf8(BUSY_RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let declared: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(declared, body.len());
+        assert!(head.starts_with("HTTP/1.1 503 "));
+    }
+}
