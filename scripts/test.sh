@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-prometheus.sh
+# The TUI test drives the demo's dashboard in a real pseudo-terminal through tmux.
+if ! command -v tmux >/dev/null; then
+  echo "test.sh: installing tmux (Debian) for the terminal-dashboard test" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends tmux >/dev/null
+fi
 # rust-toolchain.toml pins the toolchain; rustup installs it and its components on first use.
 rustup show active-toolchain >/dev/null
 

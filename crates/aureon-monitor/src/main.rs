@@ -25,6 +25,7 @@ mod tui;
 use aureon_node::counting_allocator::CountingAllocator;
 use clap::Parser;
 use failure::Failure;
+use std::io::Write;
 use std::process::ExitCode;
 
 // The stress test then measures the heap its own threads hold (its most precise method);
@@ -45,7 +46,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {
-                eprintln!("aureon-monitor: {}", failure.message);
+                // Not `eprintln!`, which panics when standard error is gone (a closed terminal).
+                let _ = writeln!(std::io::stderr(), "aureon-monitor: {}", failure.message);
             }
             ExitCode::from(failure.code)
         }

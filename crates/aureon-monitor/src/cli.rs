@@ -1,0 +1,154 @@
+//! The command line, declared with clap's derive API: one struct of arguments per command.
+//!
+//! Values are checked while parsing (see [`crate::args`]), so a command's `run` only sees
+//! valid input, and bad input gets clap's message and exit status 2 before anything starts.
+
+use crate::args;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// aureon-monitor: a lock-free metrics core under load, and the tools around it.
+#[derive(Debug, Parser)]
+#[command(name = "aureon-monitor", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a simulated block-processing node under load with a live dashboard, /metrics and
+    /// /health.
+    Demo(DemoArgs),
+    /// Run the header-chain stress test and check the seed's thresholds.
+    Stress(StressArgs),
+    /// Print the percentiles of an HdrHistogram interval log.
+    Report(ReportArgs),
+    /// Plot the latency distribution of an HdrHistogram interval log as SVG.
+    Plot(PlotArgs),
+    /// Print a Grafana dashboard (JSON) for what the demo's /metrics exports.
+    Grafana(GrafanaArgs),
+}
+
+/// `demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Worker threads processing blocks [default: the machine's cores, between 2 and 8].
+    #[arg(long, value_parser = args::threads)]
+    pub threads: Option<usize>,
+    /// How long to run [default: until q or Ctrl-C with the live dashboard, 30s without].
+    #[arg(long, value_parser = args::duration)]
+    pub duration: Option<Duration>,
+    /// Where to serve /metrics and /health (IP:PORT, localhost:PORT or PORT).
+    #[arg(long, default_value = "127.0.0.1:9898", value_parser = args::listen)]
+    pub listen: SocketAddr,
+    /// Blocks offered per second, all threads together.
+    #[arg(long, default_value = "200", value_parser = args::rate)]
+    pub rate: f64,
+    /// Fraction of transactions and headers that arrive corrupted (0.002, or 0.2%).
+    #[arg(long, default_value = "0.002", value_parser = args::fraction)]
+    pub error_rate: f64,
+    /// When to inject a slowdown and extra errors (e.g. 20s after the start).
+    #[arg(long, value_parser = args::duration)]
+    pub degrade_at: Option<Duration>,
+    /// How long the injected degradation lasts.
+    #[arg(long, default_value = "15s", value_parser = args::duration)]
+    pub degrade_for: Duration,
+    /// Write the latency histograms to this HdrHistogram interval log when the run ends.
+    #[arg(long)]
+    pub hlog: Option<PathBuf>,
+    /// Print the text report every --report-every instead of the live dashboard.
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Time between snapshots and health evaluations.
+    #[arg(long, default_value = "1s", value_parser = args::duration)]
+    pub interval: Duration,
+    /// The health rules' window: status and dashboard figures cover this much recent time.
+    #[arg(long, default_value = "10s", value_parser = args::duration)]
+    pub window: Duration,
+    /// Time between text reports without the live dashboard.
+    #[arg(long, default_value = "5s", value_parser = args::duration)]
+    pub report_every: Duration,
+}
+
+/// `stress` arguments.
+#[derive(Debug, Args)]
+pub struct StressArgs {
+    /// Headers to build and validate.
+    #[arg(long, default_value_t = 1000)]
+    pub headers: usize,
+    /// Validator threads [default: the machine's cores, between 2 and 8].
+    #[arg(long, value_parser = args::threads)]
+    pub threads: Option<usize>,
+    /// Print the result as JSON (for scripts) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The interval log to read (HdrHistogram's format; `demo --hlog` writes one).
+    #[arg(long, value_name = "FILE.hlog")]
+    pub from: PathBuf,
+    /// One row per interval instead of totals per series.
+    #[arg(long)]
+    pub intervals: bool,
+    /// The unit of the log's values, when its header does not say (ns, us, ms, s, none).
+    #[arg(long, value_parser = crate::interval_log::parse_unit)]
+    pub unit: Option<crate::interval_log::LogUnit>,
+}
+
+/// `plot` arguments.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// The interval log to read.
+    #[arg(long, value_name = "FILE.hlog")]
+    pub from: PathBuf,
+    /// The SVG file to write.
+    #[arg(long, value_name = "FILE.svg")]
+    pub out: PathBuf,
+    /// Only series whose name contains this text (e.g. block_processing).
+    #[arg(long)]
+    pub series: Option<String>,
+    /// Latency axis on a log scale (for distributions with far outliers).
+    #[arg(long)]
+    pub log_latency: bool,
+    /// The unit of the log's values, when its header does not say (ns, us, ms, s, none).
+    #[arg(long, value_parser = crate::interval_log::parse_unit)]
+    pub unit: Option<crate::interval_log::LogUnit>,
+}
+
+/// `grafana` arguments.
+#[derive(Debug, Args)]
+pub struct GrafanaArgs {
+    /// Dashboard title [default: Aureon Node Metrics].
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn demo_defaults_need_no_flags() {
+        let cli = Cli::try_parse_from(["aureon-monitor", "demo"]).unwrap();
+        let Command::Demo(d) = cli.command else {
+            panic!("not demo")
+        };
+        assert_eq!(d.listen.to_string(), "127.0.0.1:9898");
+        assert_eq!((d.rate, d.error_rate), (200.0, 0.002));
+        assert_eq!(d.duration, None);
+    }
+}

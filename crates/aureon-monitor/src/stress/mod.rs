@@ -1,0 +1,84 @@
+//! `stress`: the seed's header-chain stress test (`aureon_node::stress_testing`), with a
+//! progress bar, its result as a table or JSON, and the seed's thresholds as the exit status.
+//!
+//! The seed's thresholds: more than 10 000 validations per second, less than 5 MB of peak
+//! memory, more than 99% of headers valid. A run that misses one still prints its result,
+//! then exits with status 3 ([`crate::failure::EXIT_THRESHOLDS_MISSED`]).
+
+mod output;
+mod progress;
+
+use crate::cli::StressArgs;
+use crate::failure::{EXIT_THRESHOLDS_MISSED, Failure, print_stdout};
+use aureon_node::stress_testing::{
+    StressTestConfig, StressTestError, StressTestResult, stress_test_header_chain_with,
+};
+use aureon_telemetry::Registry;
+
+/// One of the seed's pass/fail checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// What is checked, as the seed names it.
+    pub name: &'static str,
+    /// The measured value.
+    pub value: f64,
+    /// The limit, in words (`> 10000 ops/s`).
+    pub limit: &'static str,
+    /// Whether the value meets it.
+    pub passed: bool,
+}
+
+/// The seed's three checks against `result` (`assert!(result.ops_per_sec > 10000.0)`, …).
+pub fn thresholds(result: &StressTestResult) -> [Threshold; 3] {
+    [
+        Threshold {
+            name: "throughput",
+            value: result.ops_per_sec,
+            limit: "> 10000 ops/s",
+            passed: result.ops_per_sec > 10_000.0,
+        },
+        Threshold {
+            name: "peak memory",
+            value: result.peak_memory_mb,
+            limit: "< 5 MB",
+            passed: result.peak_memory_mb < 5.0,
+        },
+        Threshold {
+            name: "success rate",
+            value: result.success_rate,
+            limit: "> 99%",
+            passed: result.success_rate > 0.99,
+        },
+    ]
+}
+
+/// Runs the stress test and prints its result.
+pub fn run(args: StressArgs) -> Result<(), Failure> {
+    let registry = Registry::new();
+    let mut config = StressTestConfig::new(args.headers).registry(registry.clone());
+    if let Some(threads) = args.threads {
+        config = config.threads(threads);
+    }
+    let bar = progress::Progress::start(&registry, args.headers);
+    let outcome = stress_test_header_chain_with(config);
+    bar.finish();
+    let result = outcome.map_err(|e| match e {
+        StressTestError::NoHeaders | StressTestError::TooManyHeaders { .. } => {
+            Failure::usage(format!("--headers: {e}"))
+        }
+        StressTestError::InvalidThreads(_) => Failure::usage(format!("--threads: {e}")),
+        other => Failure::run(format!("the stress test failed: {other}")),
+    })?;
+    let checks = thresholds(&result);
+    let text = if args.json {
+        output::json(&result, &checks)
+    } else {
+        output::table(&result, &checks)
+    };
+    print_stdout(&text)?;
+    if checks.iter().all(|c| c.passed) {
+        Ok(())
+    } else {
+        Err(Failure::silent(EXIT_THRESHOLDS_MISSED))
+    }
+}
