@@ -31,6 +31,7 @@ mod validate;
 pub use chain::{
     Block, BlockHeader, Corruption, Hash, TRANSACTIONS_PER_BLOCK, meets_difficulty, merkle_root,
 };
+pub use validate::validate_header;
 
 #[cfg(all(test, not(aureon_loom)))]
 mod tests;

@@ -201,32 +201,12 @@ pub fn produce(rng: &mut Rng, parent: Option<&BlockHeader>, faults: Faults) -> B
     }
 }
 
-/// Validates `block`'s header against `parent` (genesis against the genesis rules): height,
-/// parent link, timestamp, Merkle root of the transaction ids, proof of work; the first rule
-/// broken, in [`Corruption::ALL`] order. The same rules as `aureon_node`'s stress test.
+/// Validates `block`'s header against `parent` (genesis against the genesis rules) with
+/// `aureon_node`'s stress-test rules: height, parent link, timestamp, Merkle root of the
+/// transaction ids, proof of work; the first rule broken, in [`Corruption::ALL`] order.
 pub fn validate_header(block: &Block, parent: Option<&BlockHeader>) -> Result<(), Corruption> {
-    let header = &block.header;
-    let height_ok = match parent {
-        Some(p) => p.height.checked_add(1) == Some(header.height),
-        None => header.height == 0,
-    };
-    if !height_ok {
-        return Err(Corruption::WrongHeight);
-    }
-    if header.parent_hash != parent.map_or([0; 32], BlockHeader::hash) {
-        return Err(Corruption::BrokenLink);
-    }
-    if parent.is_some_and(|p| header.timestamp <= p.timestamp) {
-        return Err(Corruption::StaleTimestamp);
-    }
     let ids: Vec<Hash> = block.transactions.iter().map(|t| t.id).collect();
-    if header.merkle_root != merkle_root(&ids) {
-        return Err(Corruption::BadMerkleRoot);
-    }
-    if !meets_difficulty(&header.hash(), DIFFICULTY_BITS) {
-        return Err(Corruption::BadProofOfWork);
-    }
-    Ok(())
+    aureon_node::stress_testing::validate_header(&block.header, parent, &ids, DIFFICULTY_BITS)
 }
 
 #[cfg(test)]

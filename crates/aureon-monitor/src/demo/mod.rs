@@ -26,6 +26,7 @@ use crate::cli::DemoArgs;
 use crate::failure::{Failure, print_stdout};
 use aureon_node::production_monitoring::{HealthDashboard, LATENCY_METRIC};
 use aureon_prometheus::http::{MetricsServer, ServerConfig};
+use aureon_prometheus::{ExportOptions, HistogramMode};
 use aureon_telemetry::{Registry, SnapshotReader, Snapshotter, SnapshotterConfig};
 use health::HealthBoard;
 use settings::Settings;
@@ -222,8 +223,22 @@ fn start_server(
     reader: SnapshotReader,
     board: &Arc<HealthBoard>,
 ) -> Result<MetricsServer, Failure> {
+    // Histograms as well as summaries, so a fleet's Prometheus can aggregate latency and the
+    // recording/alert rules in deploy/prometheus/ have buckets at the seed's thresholds.
+    let export = ExportOptions::builder()
+        .histogram_mode(HistogramMode::Both)
+        .metric_buckets(
+            "aureon_operation_latency",
+            [
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0,
+                2.5,
+            ],
+        )
+        .build()
+        .map_err(|e| Failure::run(format!("export options: {e}")))?;
     let config = ServerConfig::builder()
         .bind_address(listen)
+        .export_options(export)
         .build()
         .map_err(|e| Failure::run(format!("invalid --listen {listen}: {e}")))?;
     MetricsServer::start(config, reader, board.source()).map_err(|e| {
