@@ -52,9 +52,12 @@ fn demo_serves_metrics_while_running_and_ends_with_a_real_report() {
     }
     assert!(scraped_blocks > 0, "no blocks on /metrics:\n{metrics}");
     for series in [
-        "# TYPE aureon_operation_latency_seconds summary",
-        "aureon_operation_latency_seconds{op=\"tx_validation\",quantile=\"0.99\"}",
+        // Histograms for aggregation, summaries next to them (the demo exports both).
+        "# TYPE aureon_operation_latency_seconds histogram",
+        "aureon_operation_latency_seconds_bucket{op=\"block_processing\",le=\"0.02\"}",
         "aureon_operation_latency_seconds_count{op=\"header_validation\"}",
+        "# TYPE aureon_operation_latency_quantiles_seconds summary",
+        "aureon_operation_latency_quantiles_seconds{op=\"tx_validation\",quantile=\"0.99\"}",
         "aureon_operations_total{op=\"tx_validation\"}",
         "aureon_throughput_ops_sec ",
     ] {
