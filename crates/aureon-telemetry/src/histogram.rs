@@ -8,11 +8,12 @@
 //! pages no shard has allocated cost one pointer load each.
 
 use crate::clock::Instant;
+use crate::counts::PagedCounts;
 use crate::error::ConfigError;
 use crate::exemplar::{self, Exemplar};
 use crate::layout::{HistogramConfig, Layout};
 use crate::per_thread::PerThread;
-use crate::shard::{PAGE_LEN, Shard, page_count};
+use crate::shard::{Shard, page_count};
 use crate::snapshot::HistogramSnapshot;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 use crate::thread_slot;
@@ -115,26 +116,21 @@ impl HistogramCore {
         let mut shards: Vec<&Shard> = Vec::new();
         self.shards.for_each(|s| shards.push(s));
 
-        let mut bins: Vec<(u32, u64)> = Vec::new();
-        let mut acc = [0u64; PAGE_LEN];
-        for p in 0..page_count(&self.layout) {
-            let mut touched = false;
+        // Which pages any shard has, so the output is allocated once.
+        let touched: Vec<usize> = (0..page_count(&self.layout))
+            .filter(|&p| shards.iter().any(|s| s.page(p).is_some()))
+            .collect();
+        let mut bins = PagedCounts::with_capacity(touched.len());
+        for &p in &touched {
+            let out = bins.push_page(p);
             for shard in &shards {
                 if let Some(page) = shard.page(p) {
-                    touched = true;
-                    for (a, c) in acc.iter_mut().zip(page.0.iter()) {
-                        *a = a.saturating_add(c.load(Ordering::Acquire));
+                    for (o, c) in out.iter_mut().zip(page.0.iter()) {
+                        *o = o.saturating_add(c.load(Ordering::Acquire));
                     }
                 }
             }
-            if touched {
-                for (i, a) in acc.iter_mut().enumerate() {
-                    if *a != 0 {
-                        bins.push(((p * PAGE_LEN + i) as u32, *a));
-                        *a = 0;
-                    }
-                }
-            }
+            bins.drop_last_if_empty();
         }
         // Totals after bins: see `shard`'s module docs for why this order.
         let (mut min, mut max, mut sum, mut clamped) = (u64::MAX, 0u64, 0u128, 0u64);

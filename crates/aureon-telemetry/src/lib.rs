@@ -35,6 +35,7 @@
 
 mod clock;
 mod counter;
+mod counts;
 mod error;
 mod exemplar;
 mod gauge;

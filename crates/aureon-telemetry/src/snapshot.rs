@@ -1,10 +1,12 @@
 //! Immutable merged views: [`HistogramSnapshot`] for one histogram and [`Snapshot`] for a
 //! whole registry.
 //!
-//! A histogram snapshot is sparse (only occupied bins), so its size and the cost of building
-//! it follow the values actually recorded, not the configured range; the dense
-//! `hdrhistogram::Histogram` is built only on request ([`HistogramSnapshot::to_hdrhistogram`]).
+//! A histogram snapshot keeps only the pages of bins that hold counts ([`PagedCounts`]), so its
+//! size and the cost of building it follow the values actually recorded, not the configured
+//! range; the dense `hdrhistogram::Histogram` is built only on request
+//! ([`HistogramSnapshot::to_hdrhistogram`]).
 
+use crate::counts::PagedCounts;
 use crate::exemplar::Exemplar;
 use crate::key::{Labels, MetricKey};
 use crate::layout::{HistogramConfig, Layout};
@@ -19,8 +21,8 @@ use std::time::{Instant, SystemTime};
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramSnapshot {
     layout: Layout,
-    /// `(bin index, count)`, ascending by index, counts non-zero.
-    bins: Vec<(u32, u64)>,
+    /// The counts of every occupied page of bins.
+    bins: PagedCounts,
     count: u64,
     min: u64,
     max: u64,
@@ -44,14 +46,14 @@ pub struct Bin {
 impl HistogramSnapshot {
     pub(crate) fn from_parts(
         layout: Layout,
-        bins: Vec<(u32, u64)>,
+        bins: PagedCounts,
         min: u64,
         max: u64,
         sum: u128,
         clamped: u64,
         exemplars: Vec<Exemplar>,
     ) -> Self {
-        let count = bins.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c));
+        let count = bins.total();
         let (min, max) = if count == 0 { (0, 0) } else { (min, max) };
         Self {
             layout,
@@ -69,7 +71,7 @@ impl HistogramSnapshot {
     pub fn empty(config: HistogramConfig) -> Result<Self, crate::ConfigError> {
         Ok(Self::from_parts(
             Layout::new(&config)?,
-            Vec::new(),
+            PagedCounts::default(),
             0,
             0,
             0,
@@ -129,8 +131,8 @@ impl HistogramSnapshot {
         let total: f64 = self
             .bins
             .iter()
-            .map(|&(i, c)| {
-                let d = self.layout.median_of(i as usize) as f64 - mean;
+            .map(|(i, c)| {
+                let d = self.layout.median_of(i) as f64 - mean;
                 d * d * c as f64
             })
             .sum();
@@ -159,13 +161,13 @@ impl HistogramSnapshot {
             return self.max;
         }
         let mut seen = 0u64;
-        for &(i, c) in &self.bins {
+        for (i, c) in self.bins.iter() {
             seen = seen.saturating_add(c);
             if seen >= rank {
                 let v = if q == 0.0 {
-                    self.layout.value_of(i as usize)
+                    self.layout.value_of(i)
                 } else {
-                    self.layout.highest_of(i as usize)
+                    self.layout.highest_of(i)
                 };
                 return v.clamp(self.min, self.max);
             }
@@ -204,15 +206,15 @@ impl HistogramSnapshot {
     pub fn count_at_or_below(&self, value: u64) -> u64 {
         self.bins
             .iter()
-            .take_while(|&&(i, _)| self.layout.highest_of(i as usize) <= value)
-            .fold(0u64, |a, &(_, c)| a.saturating_add(c))
+            .take_while(|&(i, _)| self.layout.highest_of(i) <= value)
+            .fold(0u64, |a, (_, c)| a.saturating_add(c))
     }
 
     /// The occupied bins, ascending.
-    pub fn bins(&self) -> impl ExactSizeIterator<Item = Bin> + '_ {
-        self.bins.iter().map(|&(i, c)| Bin {
-            low: self.layout.value_of(i as usize),
-            high: self.layout.highest_of(i as usize),
+    pub fn bins(&self) -> impl DoubleEndedIterator<Item = Bin> + '_ {
+        self.bins.iter().map(|(i, c)| Bin {
+            low: self.layout.value_of(i),
+            high: self.layout.highest_of(i),
             count: c,
         })
     }
@@ -233,8 +235,8 @@ impl HistogramSnapshot {
             c.significant_figures,
         )
         .expect("a validated layout has valid hdrhistogram bounds");
-        for &(i, n) in &self.bins {
-            h.saturating_record_n(self.layout.value_of(i as usize), n);
+        for (i, n) in self.bins.iter() {
+            h.saturating_record_n(self.layout.value_of(i), n);
         }
         h
     }
@@ -245,22 +247,11 @@ impl HistogramSnapshot {
     /// an earlier snapshot, so no difference is negative); min and max are those of the bins
     /// that grew, limited to `self`'s exact range. Exemplars are `self`'s.
     pub fn delta_since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
-        let mut bins = Vec::with_capacity(self.bins.len());
-        let mut old = earlier.bins.iter().peekable();
-        for &(i, c) in &self.bins {
-            while old.next_if(|&&(j, _)| j < i).is_some() {}
-            let before = old.next_if(|&&(j, _)| j == i).map_or(0, |&(_, c)| c);
-            let d = c.saturating_sub(before);
-            if d != 0 {
-                bins.push((i, d));
-            }
-        }
-        let (min, max) = match (bins.first(), bins.last()) {
-            (Some(&(lo, _)), Some(&(hi, _))) => (
-                self.layout.value_of(lo as usize).clamp(self.min, self.max),
-                self.layout
-                    .highest_of(hi as usize)
-                    .clamp(self.min, self.max),
+        let bins = self.bins.combine(&earlier.bins, u64::saturating_sub);
+        let (min, max) = match (bins.iter().next(), bins.iter().next_back()) {
+            (Some((lo, _)), Some((hi, _))) => (
+                self.layout.value_of(lo).clamp(self.min, self.max),
+                self.layout.highest_of(hi).clamp(self.min, self.max),
             ),
             _ => (0, 0),
         };
@@ -284,30 +275,7 @@ impl HistogramSnapshot {
         if other.count == 0 {
             return true;
         }
-        let mut merged = Vec::with_capacity(self.bins.len().max(other.bins.len()));
-        let (mut a, mut b) = (self.bins.iter().peekable(), other.bins.iter().peekable());
-        loop {
-            match (a.peek(), b.peek()) {
-                (Some(&&(i, x)), Some(&&(j, y))) if i == j => {
-                    merged.push((i, x.saturating_add(y)));
-                    a.next();
-                    b.next();
-                }
-                (Some(&&(i, x)), Some(&&(j, _))) if i < j => {
-                    merged.push((i, x));
-                    a.next();
-                }
-                (_, Some(&&(j, y))) => {
-                    merged.push((j, y));
-                    b.next();
-                }
-                (Some(&&(i, x)), None) => {
-                    merged.push((i, x));
-                    a.next();
-                }
-                (None, None) => break,
-            }
-        }
+        let merged = self.bins.combine(&other.bins, u64::saturating_add);
         let (min, max) = if self.count == 0 {
             (other.min, other.max)
         } else {
