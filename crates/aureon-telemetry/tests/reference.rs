@@ -110,6 +110,9 @@ fn conversion_to_hdrhistogram_is_exact_bin_for_bin() {
 }
 
 #[test]
+// Arithmetic against the reference, minutes under Miri; the unsafe paths it drives are
+// exercised by the other tests, which Miri runs.
+#[cfg_attr(miri, ignore)]
 fn stdev_matches_hdrhistogram_within_bin_precision() {
     let h = Histogram::with_default_config();
     let vs = values(N, 5);
@@ -136,6 +139,9 @@ fn record_n_equals_n_records() {
 }
 
 #[test]
+// Arithmetic against the reference, minutes under Miri; the unsafe paths it drives are
+// exercised by the other tests, which Miri runs.
+#[cfg_attr(miri, ignore)]
 fn coordinated_omission_correction_matches_hdrhistogram() {
     let config = HistogramConfig::default();
     let h = Histogram::new(config).unwrap();
@@ -184,6 +190,9 @@ fn coordinated_omission_correction_matches_hdrhistogram() {
 }
 
 #[test]
+// Arithmetic against the reference, minutes under Miri; the unsafe paths it drives are
+// exercised by the other tests, which Miri runs.
+#[cfg_attr(miri, ignore)]
 fn huge_corrections_are_bounded_and_exact() {
     // 2^50 / 1 synthesized values: one record each would never finish.
     let h = Histogram::with_default_config();
@@ -248,6 +257,9 @@ fn the_seed_latency_example_has_correct_figures() {
 }
 
 #[test]
+// Arithmetic against the reference, minutes under Miri; the unsafe paths it drives are
+// exercised by the other tests, which Miri runs.
+#[cfg_attr(miri, ignore)]
 fn delta_and_merge_are_exact() {
     let h = Histogram::with_default_config();
     let vs = values(2000, 9);
