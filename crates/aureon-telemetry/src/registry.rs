@@ -3,8 +3,10 @@
 //! Registration is the only place a map is touched; the handles it returns record without
 //! it. Creating a key is an atomic get-or-insert on the map (`dashmap`'s entry lock), so two
 //! threads racing to create the same key get the same metric (loom model
-//! `racing_get_or_create_yields_one_metric`). The per-name cap on label sets is checked and
-//! counted inside that same critical section.
+//! `racing_get_or_create_yields_one_metric`). A new label set joins its name's family (kind,
+//! configuration, label-set count), found with an atomic get-or-insert of its own, and takes
+//! a place under the cap with an atomic `fetch_update`, so the cap holds even when label sets
+//! of one name are created at once under different map shards.
 
 use crate::counter::{Counter, CounterCore};
 use crate::error::{MetricError, MetricKind};

@@ -9,6 +9,7 @@
 //! owns. The exiting thread's last (Relaxed) stores to those shards happen-before the new
 //! owner's first loads because the slot passes through the allocator's mutex: the exiting
 //! thread releases it after its last record, the new thread acquires it before its first.
+//! Loom model: `thread_slot_handover_keeps_counts_exact`.
 //!
 //! Hot path: the slot number sits in a `const`-initialised thread-local `Cell` with no
 //! destructor, so reading it is one TLS load. A second thread-local, carrying the destructor
