@@ -5,8 +5,9 @@
 //! empty, so nothing ever has to clear them. The owner replaces the smallest slot of the
 //! current epoch when a larger value arrives. Readers (snapshots) copy the slots of one epoch
 //! out under a per-slot sequence number (seqlock): a copy that raced with a write is dropped,
-//! never torn (loom model `exemplar_seqlock_never_tears`). Exemplars are samples, not counts: one that loses that race, or is written
-//! just as the epoch advances, may be missing from a snapshot; counts are never affected.
+//! never torn (loom model `exemplar_seqlock_never_tears`). Exemplars are samples, not
+//! counts: one that loses that race, or is written just as the epoch advances, may be missing
+//! from a snapshot; counts are never affected.
 //!
 //! This code runs only for `record_with_exemplar`; plain `record` never touches it.
 
