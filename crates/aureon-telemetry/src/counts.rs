@@ -33,6 +33,28 @@ impl PagedCounts {
         &mut self.counts[start..]
     }
 
+    /// Appends page `page` (greater than every page so far) with the given counts (exactly
+    /// [`PAGE_LEN`] of them) and returns them for further adding.
+    pub(crate) fn push_page_from(
+        &mut self,
+        page: usize,
+        counts: impl Iterator<Item = u64>,
+    ) -> &mut [u64] {
+        debug_assert!(self.pages.last().is_none_or(|&p| (p as usize) < page));
+        self.pages.push(page as u32);
+        let start = self.counts.len();
+        self.counts.extend(counts.take(PAGE_LEN));
+        debug_assert_eq!(self.counts.len(), start + PAGE_LEN);
+        &mut self.counts[start..]
+    }
+
+    /// Removes the last page (the caller found it empty).
+    pub(crate) fn pop_page(&mut self) {
+        if self.pages.pop().is_some() {
+            self.counts.truncate(self.pages.len() * PAGE_LEN);
+        }
+    }
+
     /// Removes the last page if all its counts are zero (a page can be allocated a moment
     /// before its first count is stored).
     pub(crate) fn drop_last_if_empty(&mut self) {

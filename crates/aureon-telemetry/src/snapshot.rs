@@ -54,6 +54,18 @@ impl HistogramSnapshot {
         exemplars: Vec<Exemplar>,
     ) -> Self {
         let count = bins.total();
+        Self::from_counted_parts(layout, bins, count, (min, max, sum, clamped), exemplars)
+    }
+
+    /// As [`Self::from_parts`], with the total of `bins` already known.
+    pub(crate) fn from_counted_parts(
+        layout: Layout,
+        bins: PagedCounts,
+        count: u64,
+        (min, max, sum, clamped): (u64, u64, u128, u64),
+        exemplars: Vec<Exemplar>,
+    ) -> Self {
+        debug_assert_eq!(count, bins.total());
         let (min, max) = if count == 0 { (0, 0) } else { (min, max) };
         Self {
             layout,
