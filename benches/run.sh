@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every aureon-benches benchmark with modest criterion settings, then prints the ratio
+# tables (benches/summarize.py) and keeps a copy of them under target/criterion/.
+#
+# Usage: benches/run.sh [criterion args...]     e.g. benches/run.sh record_2t   (a filter)
+#        benches/run.sh --summary-only           (reprint the tables of the last run)
+# Settings can be overridden: WARM_UP=2 MEASURE=5 benches/run.sh
+# Only some bench targets: BENCHES="record counter" benches/run.sh   (default: all of them)
+#
+# The machine has 2 cores shared with other work: run this when `uptime` shows a low load,
+# ideally twice, and compare. The tables flag 2-thread samples whose threads did not really
+# run at the same time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WARM_UP=${WARM_UP:-1}
+MEASURE=${MEASURE:-3}
+OUT_DIR=${CARGO_TARGET_DIR:-target}/criterion
+
+if [[ "${1:-}" != "--summary-only" ]]; then
+  echo "load before: $(uptime)"
+  targets=()
+  for b in ${BENCHES:-}; do targets+=(--bench "$b"); done
+  cargo bench -p aureon-benches "${targets[@]}" -- --warm-up-time "$WARM_UP" --measurement-time "$MEASURE" "$@"
+  echo "load after: $(uptime)"
+fi
+
+mkdir -p "$OUT_DIR"
+summary="$OUT_DIR/aureon-summary-$(date +%Y%m%d-%H%M%S).md"
+{
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(uptime | sed 's/.*load/load/')"
+  echo
+  python3 benches/summarize.py "$OUT_DIR"
+} | tee "$summary"
+echo "(saved to $summary)"
