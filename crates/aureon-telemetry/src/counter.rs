@@ -23,6 +23,18 @@ impl CounterCore {
         }
     }
 
+    /// Adds `n` to slot `slot`'s cell; the caller must own the slot.
+    #[inline]
+    fn add(&self, slot: usize, n: u64) {
+        let cell = self
+            .cells
+            .get_or_create(slot, || CachePadded::new(AtomicU64::new(0)));
+        cell.store(
+            cell.load(Ordering::Relaxed).saturating_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
     pub(crate) fn value(&self) -> u64 {
         let mut total = 0u64;
         self.cells
@@ -63,16 +75,10 @@ impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn increment(&self, n: u64) {
-        let slot = thread_slot::current();
-        let cell = self
-            .core
-            .cells
-            .get_or_create(slot.id, || CachePadded::new(AtomicU64::new(0)));
-        cell.store(
-            cell.load(Ordering::Relaxed).saturating_add(n),
-            Ordering::Relaxed,
-        );
-        drop(slot);
+        match thread_slot::current() {
+            Some(slot) => self.core.add(slot, n),
+            None => thread_slot::with_orphan_slot(|slot| self.core.add(slot, n)),
+        }
     }
 
     /// The current total over all threads.

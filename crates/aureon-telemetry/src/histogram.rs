@@ -41,15 +41,12 @@ impl HistogramCore {
         &self.layout.config
     }
 
-    /// The calling thread's shard, created on its first record. The returned slot must be
-    /// kept alive while the shard is written (it may hold the orphan slot's lock).
+    /// The shard of thread slot `slot`, created on its first record. The caller must own the
+    /// slot (see [`thread_slot`]).
     #[inline]
-    fn shard(&self) -> (thread_slot::Slot, &Shard) {
-        let slot = thread_slot::current();
-        let shard = self
-            .shards
-            .get_or_create(slot.id, || CachePadded::new(Shard::new(&self.layout)));
-        (slot, shard)
+    fn shard(&self, slot: usize) -> &Shard {
+        self.shards
+            .get_or_create(slot, || CachePadded::new(Shard::new(&self.layout)))
     }
 
     #[inline]
@@ -59,9 +56,28 @@ impl HistogramCore {
         }
         let (index, clamped) = self.layout.index_clamped(value);
         let sum = u128::from(value) * u128::from(n);
-        let (_slot, shard) = self.shard();
-        // SAFETY: `index` comes from `index_clamped` of the layout every shard is built with.
-        unsafe { shard.record_run(index, clamped, value, value, n, sum) };
+        match thread_slot::current() {
+            // SAFETY: `index` comes from `index_clamped` of the layout every shard is built with.
+            Some(slot) => unsafe {
+                self.shard(slot)
+                    .record_run(index, clamped, value, value, n, sum)
+            },
+            None => self.record_orphaned(index, clamped, value, n, sum),
+        }
+    }
+
+    /// `record_n` for a thread that is exiting (see [`thread_slot::current`]). Out of line and
+    /// taking plain values, so the hot path keeps them in registers.
+    #[cold]
+    #[inline(never)]
+    fn record_orphaned(&self, index: usize, clamped: bool, value: u64, n: u64, sum: u128) {
+        thread_slot::with_orphan_slot(|slot| {
+            // SAFETY: `index` comes from `index_clamped` of the layout every shard is built with.
+            unsafe {
+                self.shard(slot)
+                    .record_run(index, clamped, value, value, n, sum)
+            }
+        });
     }
 
     fn record_corrected(&self, value: u64, interval: u64) {
@@ -74,8 +90,8 @@ impl HistogramCore {
         // interval), add each bin's share of that arithmetic sequence at once: the work is
         // bounded by the number of bins, and counts, min, max and sum are the same.
         let layout = &self.layout;
-        let (_slot, shard) = self.shard();
-        {
+        thread_slot::with_slot(|slot| {
+            let shard = self.shard(slot);
             let mut current = value - interval;
             while current >= interval {
                 let (index, clamped) = layout.index_clamped(current);
@@ -93,16 +109,18 @@ impl HistogramCore {
                 unsafe { shard.record_run(index, clamped, lowest, current, n, sum) };
                 current = lowest - interval;
             }
-        }
+        });
     }
 
     fn record_with_exemplar(&self, value: u64, id: u64) {
         let (index, clamped) = self.layout.index_clamped(value);
         let epoch = self.exemplar_epoch.load(Ordering::Relaxed);
-        let (_slot, shard) = self.shard();
-        // SAFETY: `index` comes from `index_clamped` of the shard's layout.
-        unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
-        shard.exemplars.offer(epoch, value, id);
+        thread_slot::with_slot(|slot| {
+            let shard = self.shard(slot);
+            // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+            unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
+            shard.exemplars.offer(epoch, value, id);
+        });
     }
 
     /// Merges every shard. With `rotate`, also closes the current exemplar interval: the

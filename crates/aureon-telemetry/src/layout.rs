@@ -117,8 +117,8 @@ impl Layout {
     pub(crate) fn index_of(&self, value: u64) -> usize {
         let bucket = self.leading_zero_count_base - (value | self.sub_bucket_mask).leading_zeros();
         let sub_bucket = (value >> (bucket + self.unit_magnitude)) as usize;
-        ((bucket as usize + 1) << self.sub_bucket_half_count_magnitude) + sub_bucket
-            - self.sub_bucket_half_count as usize
+        // hdrhistogram's ((bucket + 1) << h) + sub_bucket - half, with half == 1 << h.
+        ((bucket as usize) << self.sub_bucket_half_count_magnitude) + sub_bucket
     }
 
     /// The bin of `value`, and whether it had to be clamped to `highest_trackable`.

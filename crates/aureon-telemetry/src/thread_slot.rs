@@ -60,31 +60,33 @@ impl Drop for SlotGuard {
     }
 }
 
-/// The calling thread's slot, held for the duration of one record.
-///
-/// Normally just the number; on the orphan slot it also holds [`ORPHAN_LOCK`], which keeps
-/// that slot single-writer. A plain value rather than a closure-taking function, so the hot
-/// path keeps everything in registers.
-pub(crate) struct Slot {
-    pub(crate) id: usize,
-    _exclusive: Option<MutexGuard<'static, ()>>,
-}
-
-/// The calling thread's slot. While the returned [`Slot`] lives, the calling thread is the
-/// only one using that slot number.
+/// The calling thread's slot number, or `None` while the thread is exiting (its slot was
+/// given back): the caller then records through [`with_orphan_slot`] instead. Returning a
+/// plain number keeps the hot path in registers; the rare orphan path lives out of line.
 #[inline]
-pub(crate) fn current() -> Slot {
+pub(crate) fn current() -> Option<usize> {
     let id = match SLOT.try_with(Cell::get) {
         Ok(id) if id != UNASSIGNED => id,
         _ => assign(),
     };
-    if id != UNASSIGNED {
-        Slot {
-            id,
-            _exclusive: None,
-        }
-    } else {
-        orphan()
+    (id != UNASSIGNED).then_some(id)
+}
+
+/// Runs `f` on the shared orphan slot, holding [`ORPHAN_LOCK`] so that the slot has one
+/// writer at a time.
+#[cold]
+#[inline(never)]
+pub(crate) fn with_orphan_slot<R>(f: impl FnOnce(usize) -> R) -> R {
+    let _exclusive: MutexGuard<'_, ()> = lock(&ORPHAN_LOCK);
+    f(ORPHAN_SLOT)
+}
+
+/// Runs `f` with the calling thread's slot (or the orphan slot, see [`current`]). For paths
+/// that are not the plain record: it builds `f`'s environment, which `current` avoids.
+pub(crate) fn with_slot<R>(f: impl FnOnce(usize) -> R) -> R {
+    match current() {
+        Some(id) => f(id),
+        None => with_orphan_slot(f),
     }
 }
 
@@ -118,30 +120,21 @@ fn assign() -> usize {
     }
 }
 
-#[cold]
-#[inline(never)]
-fn orphan() -> Slot {
-    Slot {
-        id: ORPHAN_SLOT,
-        _exclusive: Some(lock(&ORPHAN_LOCK)),
-    }
-}
-
 #[cfg(all(test, not(aureon_loom)))]
 mod tests {
     use super::*;
 
     #[test]
     fn a_thread_keeps_its_slot_and_an_exited_threads_slot_is_reused() {
-        let a = current().id;
-        assert_eq!(a, current().id);
+        let a = current().unwrap();
+        assert_eq!(a, current().unwrap());
         assert_ne!(a, ORPHAN_SLOT);
-        let first = std::thread::spawn(|| current().id).join().unwrap();
+        let first = std::thread::spawn(|| current().unwrap()).join().unwrap();
         assert_ne!(first, a);
         // The exited thread's slot (or a lower one freed by another test) is handed out again
         // before any never-used slot.
         let next = lock(&ALLOCATOR).next;
-        let second = std::thread::spawn(|| current().id).join().unwrap();
+        let second = std::thread::spawn(|| current().unwrap()).join().unwrap();
         assert!(
             second < next,
             "slot {second} was not reused (next fresh slot {next})"
