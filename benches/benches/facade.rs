@@ -2,8 +2,9 @@
 //! `aureon-metrics`' recorder against `metrics-exporter-prometheus`'s recorder
 //! (`PrometheusBuilder::new().build_recorder()`, no HTTP), at 1 and 2 threads, all in the same
 //! run (groups `facade_counter_{1,2}t`, `facade_histogram_{1,2}t`), with the shared harness
-//! (`aureon_benches::Workers`: mean per-thread time, so flat from 1 to 2 threads means perfect
-//! scaling). Read the ratios, not the times: the machine is shared.
+//! (`aureon_benches::Workers`: per-thread time from the first thread's start to the last
+//! thread's end, so flat from 1 to 2 threads means perfect scaling). Read the ratios, not the
+//! times: the machine is shared.
 //!
 //! Contenders (handles are obtained through the macros under `metrics::with_local_recorder`,
 //! once per worker, then held, as a hot loop should):
