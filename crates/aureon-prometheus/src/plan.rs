@@ -361,3 +361,14 @@ fn name_string(name: Name<'_>, suffix: &str) -> String {
     // Names are built from valid metric names and ASCII suffixes.
     String::from_utf8(out).unwrap_or_default()
 }
+
+/// The snapshot's wall-clock time in milliseconds since the Unix epoch, when the options ask
+/// for sample timestamps (shared by the text and protobuf writers).
+pub(crate) fn timestamp_ms(snapshot: &Snapshot, options: &ExportOptions) -> Option<u64> {
+    options.timestamps.then(|| {
+        snapshot
+            .system_time()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    })
+}

@@ -29,7 +29,6 @@ use crate::options::ExportOptions;
 use crate::plan::{Family, Kind, Name, Plan, Source};
 use crate::text::help;
 use aureon_telemetry::{Exemplar, HistogramSnapshot, Labels, MetricValue, Snapshot};
-use std::time::UNIX_EPOCH;
 
 const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
@@ -109,12 +108,8 @@ pub(crate) fn render(
     name_buf: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) {
-    let timestamp_ms = options.timestamps.then(|| {
-        snapshot
-            .system_time()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-    });
+    let timestamp_ms = crate::plan::timestamp_ms(snapshot, options)
+        .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
     let mut w = Writer {
         options,
         timestamp_ms,

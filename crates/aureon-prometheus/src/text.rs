@@ -12,7 +12,6 @@ use crate::numfmt::{push_label_float, push_u64, push_value};
 use crate::options::ExportOptions;
 use crate::plan::{Family, Kind, Name, Plan, Source};
 use aureon_telemetry::{Exemplar, HistogramSnapshot, Labels, MetricValue, Snapshot};
-use std::time::UNIX_EPOCH;
 
 /// The state of one text rendering.
 pub(crate) struct TextWriter<'a> {
@@ -34,12 +33,7 @@ pub(crate) fn render(
     counts: &mut Vec<u64>,
     out: &mut Vec<u8>,
 ) {
-    let timestamp_ms = options.timestamps.then(|| {
-        snapshot
-            .system_time()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    });
+    let timestamp_ms = crate::plan::timestamp_ms(snapshot, options);
     let mut w = TextWriter {
         out,
         options,

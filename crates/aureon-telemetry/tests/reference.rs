@@ -78,8 +78,20 @@ fn quantiles_equal_hdrhistogram_and_lie_in_the_true_values_bucket() {
             "q = {q}: {ours} vs exact {exact}"
         );
     }
-    assert_eq!(s.p50(), s.value_at_quantile(0.5));
-    assert_eq!(s.p999(), s.value_at_quantile(0.999));
+    // The named percentiles against the reference too, not against `value_at_quantile`.
+    for (ours, q) in [
+        (s.p50(), 0.5),
+        (s.p90(), 0.9),
+        (s.p95(), 0.95),
+        (s.p99(), 0.99),
+        (s.p999(), 0.999),
+    ] {
+        assert_eq!(
+            ours,
+            r.value_at_quantile(q).clamp(s.min(), s.max()),
+            "q = {q}"
+        );
+    }
 }
 
 #[test]
@@ -328,7 +340,10 @@ fn timers_and_durations_record_in_the_histograms_unit() {
     }
     let s = h.snapshot();
     assert_eq!(s.count(), 3);
-    assert_eq!(s.min().min(3000), s.min());
+    assert!(
+        s.min() <= 3000,
+        "the timers ran for less than the recorded 3 µs duration"
+    );
     assert!(s.max() >= 3000);
     assert!(u128::from(s.max()) >= elapsed.as_nanos().min(3000));
 }
