@@ -20,7 +20,7 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 # id @ file @ perl substitution @ model @ what it breaks
 MUTATIONS=(
   "M1@crates/aureon-telemetry/src/shard.rs@s/slot\.store\(page, Ordering::Release\)/slot.store(page, Ordering::Relaxed)/@page_allocation_races_reader@page pointer published Relaxed instead of Release"
-  "M2@crates/aureon-telemetry/src/shard.rs@s/bump\(bin, n, Ordering::Release\)/bump(bin, n, Ordering::Relaxed)/@shard_record_while_snapshot@bin count stored Relaxed instead of Release"
+  "M2@crates/aureon-telemetry/src/shard.rs@s/cell\.store\(new, Ordering::Release\)/cell.store(new, Ordering::Relaxed)/g@shard_record_while_snapshot@bin count stored Relaxed instead of Release"
   "M3@crates/aureon-telemetry/src/histogram.rs@REORDER@shard_record_while_snapshot@snapshot reads min/max/sum before the bins"
   "M4@crates/aureon-telemetry/src/wide_sum.rs@s/\n\s*self\.hi_seq\.store\(seq \+ 1, Ordering::Relaxed\);//@wide_sum_carry_is_never_torn@odd \"carry in progress\" store removed"
   "M5@crates/aureon-telemetry/src/wide_sum.rs@s/if h1 == h2 \{/if true {/@wide_sum_carry_is_never_torn@reader does not re-check the high word"
@@ -37,6 +37,8 @@ MUTATIONS=(
   "M16@crates/aureon-node/src/production_monitoring/throughput_tracker/ring.rs@s/slot\.count\.store\(n, Ordering::Release\)/slot.count.store(n, Ordering::Relaxed)/@throughput_window_roll_over_never_mixes_buckets@throughput roll-over: new count stored Relaxed instead of Release"
   "M17@crates/aureon-node/src/production_monitoring/throughput_tracker/threads.rs@s/\.find\(\|r\| !r\.owned\.load\(Ordering::Relaxed\)\)/.find(|r| !Arc::ptr_eq(r, \&self.orphan))/@throughput_ring_handover_loses_nothing@throughput: a ring still owned by a live thread is adopted"
   "M18@crates/aureon-node/src/production_monitoring/throughput_tracker/threads.rs@s/self\.ring\.owned\.store\(false, Ordering::Relaxed\);//@throughput_ring_handover_loses_nothing@throughput: an exiting thread never releases its ring"
+  "M19@crates/aureon-telemetry/src/shard.rs@s/(WIDE_TAG\)\.cast::<NarrowPage>\(\),\s*)Ordering::Release/\$1Ordering::Relaxed/s@page_widening_keeps_counts@widened page published Relaxed instead of Release"
+  "M20@crates/aureon-telemetry/src/shard.rs@s/if i == bin \{ count\.saturating_add\(n\) \}/if i == bin { n }/@page_widening_keeps_counts@widening drops the overflowing bin's old count"
 )
 
 want=("$@")
@@ -61,7 +63,7 @@ for m in "${MUTATIONS[@]}"; do
   before="$(md5sum <"$src")"
   if [ "$subst" = REORDER ]; then
     # M3: move the totals loop in front of the page walk.
-    perl -0pi -e 's/(\n(\s*)let mut bins: Vec<\(u32, u64\)> = Vec::new\(\);.*?\n)(\s*\/\/ Totals after bins[^\n]*\n.*?\n)(\s*exemplar::keep_slowest)/\n$3$1$4/s' "$src"
+    perl -0pi -e 's/(\n(\s*)\/\/ Which pages any shard has.*?\n)(\s*\/\/ Totals after bins[^\n]*\n.*?\n)(\s*exemplar::keep_slowest)/\n$3$1$4/s' "$src"
   else
     perl -0pi -e "$subst" "$src"
   fi

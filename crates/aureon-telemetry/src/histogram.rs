@@ -8,7 +8,7 @@
 //! pages no shard has allocated cost one pointer load each.
 
 use crate::clock::Instant;
-use crate::counts::PagedCounts;
+use crate::counts::{self, PagedCounts};
 use crate::error::ConfigError;
 use crate::exemplar::{self, Exemplar};
 use crate::layout::{HistogramConfig, Layout};
@@ -134,33 +134,32 @@ impl HistogramCore {
         let mut shards: Vec<&Shard> = Vec::new();
         self.shards.for_each(|s| shards.push(s));
 
-        // Which pages any shard has, so the output is allocated once.
-        let touched: Vec<usize> = (0..page_count(&self.layout))
-            .filter(|&p| shards.iter().any(|s| s.page(p).is_some()))
-            .collect();
-        let mut bins = PagedCounts::with_capacity(touched.len());
+        // Which pages any shard has (`spans`: page number and where its shard copies end in
+        // `sources`), so the output is allocated once and the merge can look one page ahead.
+        let mut sources = Vec::with_capacity(shards.len() * 32);
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(32);
+        for p in 0..page_count(&self.layout) {
+            let before = sources.len();
+            sources.extend(shards.iter().filter_map(|s| s.page(p)));
+            if sources.len() > before {
+                spans.push((p, sources.len()));
+            }
+        }
+        let mut bins = PagedCounts::with_capacity(spans.len());
         let mut count = 0u64;
-        for &p in &touched {
-            // A straight copy of the first shard's page, then adds: no per-bin branches, so
-            // the merge runs at memory speed over the pages in use.
-            let mut pages = shards.iter().filter_map(|s| s.page(p));
-            let Some(first) = pages.next() else { continue };
-            let out = bins.push_page_from(p, first.0.iter().map(|c| c.load(Ordering::Acquire)));
-            for page in pages {
-                for (o, c) in out.iter_mut().zip(page.0.iter()) {
-                    *o = o.saturating_add(c.load(Ordering::Acquire));
-                }
+        let copies = |k: usize| {
+            let start = k.checked_sub(1).map_or(0, |j| spans[j].1);
+            &sources[start..spans[k].1]
+        };
+        if !spans.is_empty() {
+            copies(0).iter().copied().for_each(counts::prefetch);
+        }
+        for (k, &(p, _)) in spans.iter().enumerate() {
+            // Prefetch the next page's copies while this one is merged (see `counts::prefetch`).
+            if k + 1 < spans.len() {
+                copies(k + 1).iter().copied().for_each(counts::prefetch);
             }
-            let page_count = out
-                .iter()
-                .map(|&c| u128::from(c))
-                .sum::<u128>()
-                .min(u128::from(u64::MAX)) as u64;
-            if page_count == 0 {
-                // Allocated a moment before its first count was stored.
-                bins.pop_page();
-            }
-            count = count.saturating_add(page_count);
+            count = count.saturating_add(bins.push_merged(p, copies(k)));
         }
         // Totals after bins: see `shard`'s module docs for why this order.
         let (mut min, mut max, mut sum, mut clamped) = (u64::MAX, 0u64, 0u128, 0u64);
@@ -197,7 +196,7 @@ impl HistogramCore {
 /// touches the registry's map.
 ///
 /// Each thread that records gets its own shard, created on its first record (and, inside the
-/// shard, a 2 KiB page of counts on the first value in each part of the range); after that a
+/// shard, a 1 KiB page of counts on the first value in each part of the range); after that a
 /// record is a handful of plain loads and stores to memory only this thread writes.
 ///
 /// Values above the configured `highest_trackable` are counted in its bin and reported by

@@ -253,6 +253,70 @@ fn extreme_values_keep_counts_exact_without_panicking() {
     assert_eq!(s.value_at_quantile(f64::NAN), 0);
 }
 
+/// A shard's page starts with 32-bit counts and is widened when a count would pass 2^32; a
+/// snapshot's merged counts widen the same way when a sum does. Neither may lose a count.
+#[test]
+fn counts_past_32_bits_stay_exact_across_widening() {
+    let config = HistogramConfig::default();
+    let h = Histogram::new(config).unwrap();
+    let mut reference = Reference::<u64>::new_with_bounds(
+        config.lowest_discernible,
+        config.highest_trackable,
+        config.significant_figures,
+    )
+    .unwrap();
+    let near = u64::from(u32::MAX) - 5;
+    // Two threads, each close to the 32-bit limit in the same bin, then crossing it one
+    // record at a time (the hot path's overflow check), plus a neighbour on the same page.
+    let before = std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            h.record_n(1000, near);
+            let before = h.snapshot();
+            for _ in 0..10 {
+                h.record(1000);
+            }
+            h.record(1001);
+            before
+        });
+        let b = s.spawn(|| {
+            h.record_n(1000, u64::from(u32::MAX));
+            h.record_n(2000, 3);
+        });
+        b.join().unwrap();
+        a.join().unwrap()
+    });
+    reference
+        .record_n(1000, near + 10 + u64::from(u32::MAX))
+        .unwrap();
+    reference.record_n(1001, 1).unwrap();
+    reference.record_n(2000, 3).unwrap();
+    let after = h.snapshot();
+    assert_eq!(after.count(), reference.len());
+    assert!(after.count() > u64::from(u32::MAX) * 2);
+    let bins: Vec<(u64, u64)> = after.bins().map(|b| (b.high, b.count)).collect();
+    let expected: Vec<(u64, u64)> = reference
+        .iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect();
+    assert_eq!(bins.len(), expected.len());
+    for ((lo, n), (hi, m)) in bins.iter().zip(&expected) {
+        assert_eq!(n, m);
+        assert!(reference.equivalent(*lo, *hi));
+    }
+    assert_eq!(
+        after.value_at_quantile(0.5),
+        reference.value_at_quantile(0.5)
+    );
+    assert_eq!(after.to_hdrhistogram().len(), reference.len());
+    // The earlier snapshot never exceeds the later one, bin by bin.
+    assert!(before.count() >= near && before.count() <= after.count());
+    let delta = after.delta_since(&before);
+    assert_eq!(delta.count(), after.count() - before.count());
+    // Past 64 bits a count saturates instead of wrapping.
+    h.record_n(1000, u64::MAX);
+    assert_eq!(h.snapshot().count(), u64::MAX);
+}
+
 #[test]
 fn the_seed_latency_example_has_correct_figures() {
     let h = Histogram::with_default_config();
@@ -363,7 +427,7 @@ fn exemplars_keep_the_slowest_ids() {
 #[test]
 fn memory_follows_the_values_used_not_the_configured_range() {
     let h = Histogram::with_default_config();
-    // One octave of values touches a handful of 2 KiB pages, not the 184 KiB dense array.
+    // One octave of values touches a handful of 1 KiB pages, not the 184 KiB dense array.
     for v in 1000..2000 {
         h.record(v);
     }
