@@ -197,7 +197,9 @@ impl HistogramCore {
 ///
 /// Each thread that records gets its own shard, created on its first record (and, inside the
 /// shard, a 1 KiB page of counts on the first value in each part of the range); after that a
-/// record is a handful of plain loads and stores to memory only this thread writes.
+/// record is a handful of plain loads and stores to memory only this thread writes. A page
+/// starts with 32-bit counts; the record that would take one of them past `u32::MAX` copies
+/// the page into 64-bit counts (2 KiB more, once per page), so counts never wrap.
 ///
 /// Values above the configured `highest_trackable` are counted in its bin and reported by
 /// [`HistogramSnapshot::clamped`]; count, min, max and sum still use the real value. Nothing
