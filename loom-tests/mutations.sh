@@ -38,7 +38,8 @@ MUTATIONS=(
   "M17@crates/aureon-node/src/production_monitoring/throughput_tracker/threads.rs@s/\.find\(\|r\| !r\.owned\.load\(Ordering::Relaxed\)\)/.find(|r| !Arc::ptr_eq(r, \&self.orphan))/@throughput_ring_handover_loses_nothing@throughput: a ring still owned by a live thread is adopted"
   "M18@crates/aureon-node/src/production_monitoring/throughput_tracker/threads.rs@s/self\.ring\.owned\.store\(false, Ordering::Relaxed\);//@throughput_ring_handover_loses_nothing@throughput: an exiting thread never releases its ring"
   "M19@crates/aureon-telemetry/src/shard.rs@s/(WIDE_TAG\)\.cast::<NarrowPage>\(\),\s*)Ordering::Release/\$1Ordering::Relaxed/s@page_widening_keeps_counts@widened page published Relaxed instead of Release"
-  "M20@crates/aureon-telemetry/src/shard.rs@s/if i == bin \{ count\.saturating_add\(n\) \}/if i == bin { n }/@page_widening_keeps_counts@widening drops the overflowing bin's old count"
+  "M20@crates/aureon-telemetry/src/shard.rs@s/(if i == bin \{\s*)count\.saturating_add\(n\)/\${1}n/s@page_widening_keeps_counts@widening drops the overflowing bin's old count"
+  "M21@crates/aureon-telemetry/src/shard.rs@s/counts\[bin\] \}, n, Ordering::Release\)/counts[bin] }, n, Ordering::Relaxed)/g@page_widening_keeps_counts@wide page's bin count stored Relaxed instead of Release"
 )
 
 want=("$@")

@@ -5,9 +5,9 @@
 //! per-bin branching), and its size follows the pages actually used, like the shards' own
 //! memory, never the configured range. Readers walk the non-zero bins.
 //!
-//! Like the shards' pages, the counts are 32-bit while every count fits, and the whole set
-//! switches to 64-bit the first time one does not: merging is bound by the bytes it moves,
-//! and almost no histogram has a bin above 2^32.
+//! Like the shards' pages, each page's counts are 32-bit while all of them fit, and 64-bit
+//! otherwise, page by page: merging is bound by the bytes it moves, and only a histogram's
+//! hottest bins ever pass 2^32, so one such bin must not make every other page wide.
 
 use crate::shard::{NarrowPage, PAGE_LEN, PageRef};
 use crate::sync::Ordering;
@@ -15,29 +15,50 @@ use crate::sync::Ordering;
 /// Bin counts of the occupied pages, ascending by page.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PagedCounts {
-    /// Page numbers, strictly ascending.
-    pages: Vec<u32>,
-    /// `pages.len() * PAGE_LEN` counts: page `pages[k]`'s bins at `k * PAGE_LEN ..`.
-    counts: Counts,
+    /// The occupied pages, strictly ascending by page number.
+    pages: Vec<PageEntry>,
+    /// The counts of the narrow pages, [`PAGE_LEN`] per page.
+    narrow: Vec<u32>,
+    /// The counts of the wide pages, [`PAGE_LEN`] per page.
+    wide: Vec<u64>,
 }
 
-/// The count words: 32-bit until a count needs more.
-#[derive(Debug, Clone)]
-enum Counts {
-    Narrow(Vec<u32>),
-    Wide(Vec<u64>),
+/// Where one page's counts are.
+#[derive(Debug, Clone, Copy)]
+struct PageEntry {
+    /// Page number (its first bin is `page * PAGE_LEN`).
+    page: u32,
+    /// Whether the counts are in `wide` (else in `narrow`).
+    wide: bool,
+    /// Index of the page's first count in that vector.
+    at: usize,
 }
 
-impl Default for Counts {
-    fn default() -> Self {
-        Self::Narrow(Vec::new())
+/// One page's counts, either width.
+#[derive(Clone, Copy)]
+enum PageCounts<'a> {
+    Narrow(&'a [u32]),
+    Wide(&'a [u64]),
+}
+
+impl PageCounts<'_> {
+    #[inline]
+    fn get(self, bin: usize) -> u64 {
+        match self {
+            Self::Narrow(c) => u64::from(c[bin]),
+            Self::Wide(c) => c[bin],
+        }
     }
 }
 
 impl PartialEq for PagedCounts {
     /// Equal counts in equal pages, whichever width stores them.
     fn eq(&self, other: &Self) -> bool {
-        self.pages == other.pages && (0..self.len()).all(|j| self.get(j) == other.get(j))
+        self.pages.len() == other.pages.len()
+            && self.pages.iter().zip(&other.pages).all(|(a, b)| {
+                let (x, y) = (self.counts(a), other.counts(b));
+                a.page == b.page && (0..PAGE_LEN).all(|i| x.get(i) == y.get(i))
+            })
     }
 }
 
@@ -47,39 +68,24 @@ impl PagedCounts {
     pub(crate) fn with_capacity(pages: usize) -> Self {
         Self {
             pages: Vec::with_capacity(pages),
-            counts: Counts::Narrow(Vec::with_capacity(pages * PAGE_LEN)),
+            narrow: Vec::with_capacity(pages * PAGE_LEN),
+            wide: Vec::new(),
         }
     }
 
-    /// Number of count words.
-    fn len(&self) -> usize {
-        match &self.counts {
-            Counts::Narrow(v) => v.len(),
-            Counts::Wide(v) => v.len(),
+    fn counts(&self, entry: &PageEntry) -> PageCounts<'_> {
+        let range = entry.at..entry.at + PAGE_LEN;
+        if entry.wide {
+            PageCounts::Wide(&self.wide[range])
+        } else {
+            PageCounts::Narrow(&self.narrow[range])
         }
     }
 
-    /// Count word `j`.
-    #[inline]
-    fn get(&self, j: usize) -> u64 {
-        match &self.counts {
-            Counts::Narrow(v) => u64::from(v[j]),
-            Counts::Wide(v) => v[j],
-        }
-    }
-
-    /// Switches to 64-bit counts (once, when a count does not fit 32 bits).
-    #[cold]
-    fn widen(&mut self) -> &mut Vec<u64> {
-        if let Counts::Narrow(v) = &self.counts {
-            let mut wide = Vec::with_capacity(v.capacity());
-            wide.extend(v.iter().map(|&c| u64::from(c)));
-            self.counts = Counts::Wide(wide);
-        }
-        match &mut self.counts {
-            Counts::Wide(v) => v,
-            Counts::Narrow(_) => unreachable!("widened above"),
-        }
+    fn push_entry(&mut self, page: usize, wide: bool, at: usize) {
+        debug_assert!(self.pages.last().is_none_or(|e| (e.page as usize) < page));
+        let page = u32::try_from(page).expect("page numbers fit 32 bits (layouts are smaller)");
+        self.pages.push(PageEntry { page, wide, at });
     }
 
     /// Appends page `page` (greater than every page so far) as the sum of `sources`, the
@@ -87,49 +93,58 @@ impl PagedCounts {
     /// totals). Returns the page's total; an all-zero page (allocated a moment before its
     /// first count was stored) is not kept.
     pub(crate) fn push_merged(&mut self, page: usize, sources: &[PageRef<'_>]) -> u64 {
-        debug_assert!(self.pages.last().is_none_or(|&p| (p as usize) < page));
-        let Some((first, rest)) = sources.split_first() else {
-            return 0;
-        };
-        if let Counts::Narrow(v) = &mut self.counts
-            && let PageRef::Narrow(first) = first
-            && rest.iter().all(|s| matches!(s, PageRef::Narrow(_)))
+        if let Some(narrow) = narrow_sources(sources)
+            && let Some(total) = self.push_merged_narrow(page, narrow)
         {
-            let start = v.len();
-            v.extend(first.0.iter().map(|c| c.load(Ordering::Acquire)));
-            let out = &mut v[start..];
-            // Atomic loads are never vectorised, so each further page is first loaded into a
-            // plain buffer (one load and one store per bin) and then added with wrapping adds
-            // and a carry flag, which the compiler vectorises: no branch in the loop, and a
-            // wrap (`sum < addend`) is rare enough to redo the page wide.
-            let mut wrapped = false;
-            for source in rest {
-                let PageRef::Narrow(source) = source else {
-                    unreachable!("checked above")
-                };
-                let loaded: [u32; PAGE_LEN] =
-                    std::array::from_fn(|i| source.0[i].load(Ordering::Acquire));
-                for (o, &c) in out.iter_mut().zip(&loaded) {
-                    let sum = o.wrapping_add(c);
-                    wrapped |= sum < c;
-                    *o = sum;
-                }
-            }
-            if !wrapped {
-                let total: u64 = out.iter().map(|&c| u64::from(c)).sum();
-                if total == 0 {
-                    v.truncate(start);
-                } else {
-                    self.pages.push(page as u32);
-                }
-                return total;
-            }
-            v.truncate(start);
+            return total;
         }
-        let v = self.widen();
-        let start = v.len();
-        v.resize(start + PAGE_LEN, 0);
-        let out = &mut v[start..];
+        self.push_merged_wide(page, sources)
+    }
+
+    /// The common case: every source is narrow. `None` if some sum wraps 32 bits (nothing is
+    /// kept then; the caller merges the page wide).
+    fn push_merged_narrow<'a>(
+        &mut self,
+        page: usize,
+        mut sources: impl Iterator<Item = &'a NarrowPage>,
+    ) -> Option<u64> {
+        let Some(first) = sources.next() else {
+            return Some(0);
+        };
+        let start = self.narrow.len();
+        self.narrow
+            .extend(first.0.iter().map(|c| c.load(Ordering::Acquire)));
+        let out = &mut self.narrow[start..];
+        // Atomic loads are never vectorised, so each further page is first loaded into a
+        // plain buffer (one load and one store per bin) and then added with wrapping adds and
+        // a carry flag, which the compiler vectorises: no branch in the loop, and a wrap
+        // (`sum < addend`, exact for each add, so no number of sources hides one) is rare
+        // enough to redo the page wide.
+        let mut wrapped = false;
+        for source in sources {
+            let loaded: [u32; PAGE_LEN] =
+                std::array::from_fn(|i| source.0[i].load(Ordering::Acquire));
+            for (o, &c) in out.iter_mut().zip(&loaded) {
+                let sum = o.wrapping_add(c);
+                wrapped |= sum < c;
+                *o = sum;
+            }
+        }
+        let total: u64 = out.iter().map(|&c| u64::from(c)).sum();
+        if wrapped || total == 0 {
+            self.narrow.truncate(start);
+            return (!wrapped).then_some(0);
+        }
+        self.push_entry(page, false, start);
+        Some(total)
+    }
+
+    /// A page with a wide source or a sum past 32 bits: merged into 64-bit counts, saturating.
+    /// Re-reading the sources after a narrow attempt is fine: counts only grow, and the bins
+    /// are still read before the totals.
+    #[cold]
+    fn push_merged_wide(&mut self, page: usize, sources: &[PageRef<'_>]) -> u64 {
+        let mut out = [0u64; PAGE_LEN];
         for source in sources {
             match source {
                 PageRef::Narrow(p) => {
@@ -144,38 +159,41 @@ impl PagedCounts {
                 }
             }
         }
-        let total = saturating_total(out);
-        if total == 0 {
-            v.truncate(start);
-        } else {
-            self.pages.push(page as u32);
+        let total = saturating_total(&out);
+        if total != 0 {
+            self.push_wide_values(page, &out);
         }
         total
     }
 
-    /// Appends page `page` (greater than every page so far) with the given counts (exactly
-    /// [`PAGE_LEN`]) unless they are all zero.
+    fn push_wide_values(&mut self, page: usize, values: &[u64; PAGE_LEN]) {
+        let at = self.wide.len();
+        self.wide.extend_from_slice(values);
+        self.push_entry(page, true, at);
+    }
+
+    /// Appends page `page` (greater than every page so far) with the given counts, narrow if
+    /// they all fit 32 bits, unless they are all zero.
     fn push_values(&mut self, page: usize, values: &[u64; PAGE_LEN]) {
-        debug_assert!(self.pages.last().is_none_or(|&p| (p as usize) < page));
         if values.iter().all(|&c| c == 0) {
             return;
         }
-        self.pages.push(page as u32);
-        if let Counts::Narrow(v) = &mut self.counts
-            && values.iter().all(|&c| u32::try_from(c).is_ok())
-        {
-            v.extend(values.iter().map(|&c| c as u32));
-            return;
+        if values.iter().all(|&c| u32::try_from(c).is_ok()) {
+            let at = self.narrow.len();
+            self.narrow.extend(values.iter().map(|&c| c as u32));
+            self.push_entry(page, false, at);
+        } else {
+            self.push_wide_values(page, values);
         }
-        self.widen().extend_from_slice(values);
     }
 
     /// `(bin index, count)` of every non-zero bin, ascending.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
-        self.pages.iter().enumerate().flat_map(move |(k, &page)| {
-            let base = page as usize * PAGE_LEN;
+        self.pages.iter().flat_map(move |entry| {
+            let base = entry.page as usize * PAGE_LEN;
+            let counts = self.counts(entry);
             (0..PAGE_LEN).filter_map(move |i| {
-                let c = self.get(k * PAGE_LEN + i);
+                let c = counts.get(i);
                 (c != 0).then_some((base + i, c))
             })
         })
@@ -183,13 +201,8 @@ impl PagedCounts {
 
     /// Sum of all counts, saturating.
     pub(crate) fn total(&self) -> u64 {
-        match &self.counts {
-            Counts::Narrow(v) => {
-                let sum: u128 = v.iter().map(|&c| u128::from(c)).sum();
-                sum.min(u128::from(u64::MAX)) as u64
-            }
-            Counts::Wide(v) => saturating_total(v),
-        }
+        let narrow: u64 = self.narrow.iter().map(|&c| u64::from(c)).sum();
+        narrow.saturating_add(saturating_total(&self.wide))
     }
 
     /// Combines two page sets bin by bin with `f` (a missing page counts as zeros), keeping
@@ -199,26 +212,41 @@ impl PagedCounts {
         let (mut i, mut j) = (0, 0);
         let mut values = [0u64; PAGE_LEN];
         while i < self.pages.len() || j < other.pages.len() {
-            let a = self.pages.get(i).copied().unwrap_or(u32::MAX);
-            let b = other.pages.get(j).copied().unwrap_or(u32::MAX);
+            let a = self.pages.get(i).map_or(u32::MAX, |e| e.page);
+            let b = other.pages.get(j).map_or(u32::MAX, |e| e.page);
             let page = a.min(b);
             let left = (a == page).then(|| {
                 i += 1;
-                i - 1
+                self.counts(&self.pages[i - 1])
             });
             let right = (b == page).then(|| {
                 j += 1;
-                j - 1
+                other.counts(&other.pages[j - 1])
             });
             for (bin, value) in values.iter_mut().enumerate() {
-                let x = left.map_or(0, |k| self.get(k * PAGE_LEN + bin));
-                let y = right.map_or(0, |k| other.get(k * PAGE_LEN + bin));
+                let x = left.map_or(0, |c| c.get(bin));
+                let y = right.map_or(0, |c| c.get(bin));
                 *value = f(x, y);
             }
             out.push_values(page as usize, &values);
         }
         out
     }
+}
+
+/// The sources as narrow pages, if they all are.
+fn narrow_sources<'a>(
+    sources: &'a [PageRef<'a>],
+) -> Option<impl Iterator<Item = &'a NarrowPage> + 'a> {
+    sources
+        .iter()
+        .all(|s| matches!(s, PageRef::Narrow(_)))
+        .then(|| {
+            sources.iter().filter_map(|s| match s {
+                PageRef::Narrow(p) => Some(*p),
+                PageRef::Wide(_) => None,
+            })
+        })
 }
 
 /// Asks the CPU to start loading `page` into cache. A snapshot reads pages scattered over the
@@ -265,6 +293,7 @@ fn saturating_total(counts: &[u64]) -> u64 {
 #[cfg(all(test, not(aureon_loom)))]
 mod tests {
     use super::*;
+    use crate::shard::WidePage;
     use crate::sync::AtomicU32;
 
     fn from_bins(bins: &[(usize, u64)]) -> PagedCounts {
@@ -316,44 +345,86 @@ mod tests {
         page
     }
 
+    /// Which pages are stored wide, in order.
+    fn widths(pc: &PagedCounts) -> Vec<(u32, bool)> {
+        pc.pages.iter().map(|e| (e.page, e.wide)).collect()
+    }
+
     #[test]
-    fn merging_narrow_pages_stays_narrow_until_a_sum_wraps() {
+    fn a_page_is_wide_only_when_its_own_sum_wraps() {
         let a = narrow_page(&[(0, 7), (5, u32::MAX - 1)]);
         let b = narrow_page(&[(0, 3), (5, 1)]);
         let mut pc = PagedCounts::default();
         let total = pc.push_merged(2, &[PageRef::Narrow(&a), PageRef::Narrow(&b)]);
-        assert_eq!(total, 10 + u64::from(u32::MAX));
-        assert!(
-            matches!(pc.counts, Counts::Narrow(_)),
-            "u32::MAX still fits"
-        );
-        // The next page's sum wraps 32 bits: the whole set switches to 64-bit counts.
-        let c = narrow_page(&[(1, u32::MAX)]);
-        let d = narrow_page(&[(1, 2), (3, 4)]);
-        let total = pc.push_merged(3, &[PageRef::Narrow(&c), PageRef::Narrow(&d)]);
-        assert_eq!(total, u64::from(u32::MAX) + 6);
-        assert!(matches!(pc.counts, Counts::Wide(_)));
+        assert_eq!(total, 10 + u64::from(u32::MAX), "u32::MAX still fits");
+        // Three sources whose sum wraps only on the third add.
+        let c = narrow_page(&[(1, u32::MAX - 10)]);
+        let d = narrow_page(&[(1, 6), (3, 4)]);
+        let e = narrow_page(&[(1, 6)]);
+        let sources = [
+            PageRef::Narrow(&c),
+            PageRef::Narrow(&d),
+            PageRef::Narrow(&e),
+        ];
+        let total = pc.push_merged(3, &sources);
+        assert_eq!(total, u64::from(u32::MAX) + 2 + 4);
+        // The next page fits again and stays narrow, whatever came before it.
+        let f = narrow_page(&[(0, 1)]);
+        assert_eq!(pc.push_merged(4, &[PageRef::Narrow(&f)]), 1);
+        assert_eq!(widths(&pc), vec![(2, false), (3, true), (4, false)]);
         let expected = vec![
             (2 * PAGE_LEN, 10),
             (2 * PAGE_LEN + 5, u64::from(u32::MAX)),
             (3 * PAGE_LEN + 1, u64::from(u32::MAX) + 2),
             (3 * PAGE_LEN + 3, 4),
+            (4 * PAGE_LEN, 1),
         ];
         assert_eq!(pc.iter().collect::<Vec<_>>(), expected);
-        assert_eq!(pc.total(), 10 + 2 * u64::from(u32::MAX) + 6);
+        assert_eq!(pc.iter().next_back(), Some((4 * PAGE_LEN, 1)));
+        assert_eq!(pc.total(), 10 + 2 * u64::from(u32::MAX) + 6 + 1);
         // An all-zero page (allocated before its first count landed) is not kept.
         let empty = narrow_page(&[]);
-        assert_eq!(pc.push_merged(4, &[PageRef::Narrow(&empty)]), 0);
-        assert_eq!(pc.iter().count(), 4);
+        assert_eq!(pc.push_merged(5, &[PageRef::Narrow(&empty)]), 0);
+        assert_eq!(pc.iter().count(), 5);
         // Equality does not depend on the width that stores the counts.
         assert_eq!(pc, from_bins(&expected));
-        assert!(matches!(
-            from_bins(&expected[..2]).counts,
-            Counts::Narrow(_)
-        ));
         assert_eq!(
-            pc.combine(&from_bins(&expected[2..]), u64::saturating_sub),
-            from_bins(&expected[..2]),
+            pc.combine(&from_bins(&expected[2..4]), u64::saturating_sub),
+            from_bins(&[expected[0], expected[1], expected[4]]),
         );
+        assert_eq!(
+            widths(&pc.combine(&from_bins(&expected[2..4]), u64::saturating_sub)),
+            vec![(2, false), (4, false)],
+            "a page whose counts fit again is stored narrow"
+        );
+    }
+
+    #[test]
+    fn a_wide_source_makes_only_its_page_wide() {
+        let narrow = narrow_page(&[(0, 5), (2, u32::MAX)]);
+        let wide = WidePage::for_tests(&[(0, 1), (1, 1 << 40)]);
+        let mut pc = PagedCounts::default();
+        let total = pc.push_merged(0, &[PageRef::Narrow(&narrow), PageRef::Wide(&wide)]);
+        assert_eq!(total, 6 + (1 << 40) + u64::from(u32::MAX));
+        let again = narrow_page(&[(3, 2)]);
+        pc.push_merged(1, &[PageRef::Narrow(&again)]);
+        assert_eq!(widths(&pc), vec![(0, true), (1, false)]);
+        assert_eq!(
+            pc.iter().collect::<Vec<_>>(),
+            vec![
+                (0, 6),
+                (1, 1 << 40),
+                (2, u64::from(u32::MAX)),
+                (PAGE_LEN + 3, 2)
+            ]
+        );
+        // Saturation instead of wrap at 64 bits.
+        let full = WidePage::for_tests(&[(0, u64::MAX)]);
+        let mut pc = PagedCounts::default();
+        assert_eq!(
+            pc.push_merged(0, &[PageRef::Wide(&full), PageRef::Narrow(&narrow)]),
+            u64::MAX
+        );
+        assert_eq!(pc.iter().next(), Some((0, u64::MAX)));
     }
 }

@@ -199,7 +199,8 @@ impl HistogramCore {
 /// shard, a 1 KiB page of counts on the first value in each part of the range); after that a
 /// record is a handful of plain loads and stores to memory only this thread writes. A page
 /// starts with 32-bit counts; the record that would take one of them past `u32::MAX` copies
-/// the page into 64-bit counts (2 KiB more, once per page), so counts never wrap.
+/// the page into 64-bit counts (about 2 KiB more, once per page; the frozen 32-bit page stays
+/// for readers), so counts never wrap.
 ///
 /// Values above the configured `highest_trackable` are counted in its bin and reported by
 /// [`HistogramSnapshot::clamped`]; count, min, max and sum still use the real value. Nothing

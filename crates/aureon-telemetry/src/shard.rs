@@ -17,6 +17,11 @@
 //! page is never freed while the shard lives, so a reader that loaded a page pointer
 //! (Acquire) may read it. Loom model: `page_allocation_races_reader`.
 //!
+//! Re-entrancy: a page is allocated (and widened) in the middle of a record. A global
+//! allocator that itself records into the *same* histogram from the same thread would
+//! re-enter the shard there, which its single-writer protocol does not allow (a count could be
+//! lost or a page leaked); allocators must not record into histograms they serve.
+//!
 //! Narrow pages, widened on overflow: a page starts with 32-bit counts (1 KiB), because a
 //! snapshot's cost is the bytes it reads, and a bin of one thread rarely passes 2^32. When a
 //! count would overflow, the owner *widens* the page: it copies the page into a new page of
@@ -51,9 +56,41 @@ pub(crate) struct NarrowPage(pub(crate) [AtomicU32; PAGE_LEN]);
 #[repr(C, align(128))]
 pub(crate) struct WidePage {
     pub(crate) counts: [AtomicU64; PAGE_LEN],
-    /// The frozen narrow page this one replaced: readers may still hold it, so it is freed
-    /// with the shard.
+    /// The frozen narrow page this one replaced: readers may still hold it, so it lives as
+    /// long as this page and is freed with it.
     narrow: *mut NarrowPage,
+}
+
+// SAFETY: `narrow` is an owning pointer to a page of atomics that is only dereferenced (to
+// free it) in `drop`, with `&mut self`; every shared access goes through the atomics, so a
+// `WidePage` may be sent to and shared between threads like the `NarrowPage` it owns.
+unsafe impl Send for WidePage {}
+// SAFETY: as above.
+unsafe impl Sync for WidePage {}
+
+impl Drop for WidePage {
+    fn drop(&mut self) {
+        // SAFETY: `narrow` came from `Box::into_raw` in `Shard::install_narrow`, and ownership
+        // passed to this page when it replaced it (`Shard::widen`); nothing else frees it.
+        drop(unsafe { Box::from_raw(self.narrow) });
+    }
+}
+
+#[cfg(all(test, not(aureon_loom)))]
+impl WidePage {
+    /// A wide page with the given counts (and a zeroed frozen narrow page), for tests.
+    pub(crate) fn for_tests(counts: &[(usize, u64)]) -> Self {
+        let page = Self {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            narrow: Box::into_raw(Box::new(NarrowPage(std::array::from_fn(|_| {
+                AtomicU32::new(0)
+            })))),
+        };
+        for &(i, c) in counts {
+            page.counts[i].store(c, Ordering::Relaxed);
+        }
+        page
+    }
 }
 
 /// A page as a reader sees it.
@@ -71,8 +108,31 @@ const ABSENT: usize = 1;
 /// Set in a slot that holds a [`WidePage`]'s address (pages are 128-byte aligned).
 const WIDE_TAG: usize = 1;
 
+// The tag lives in address bits that both page types' alignment keeps zero.
+const _: () = assert!(align_of::<NarrowPage>() > WIDE_TAG && align_of::<WidePage>() > WIDE_TAG);
+
 fn absent() -> *mut NarrowPage {
     ptr::without_provenance_mut(ABSENT)
+}
+
+/// A slot's value, decoded.
+enum Slot {
+    Absent,
+    Narrow(*mut NarrowPage),
+    Wide(*mut WidePage),
+}
+
+impl Slot {
+    #[inline]
+    fn decode(word: *mut NarrowPage) -> Self {
+        if word.addr() == ABSENT {
+            Self::Absent
+        } else if word.addr() & WIDE_TAG == 0 {
+            Self::Narrow(word)
+        } else {
+            Self::Wide(word.map_addr(|a| a & !WIDE_TAG).cast::<WidePage>())
+        }
+    }
 }
 
 pub(crate) struct Shard {
@@ -139,8 +199,10 @@ impl Shard {
         // SAFETY: `record_run`'s contract: `index <= highest_index < layout.len`, and `pages`
         // has `ceil(layout.len / PAGE_LEN)` entries.
         let slot = unsafe { self.pages.get_unchecked(index / PAGE_LEN) };
-        // Loaded first so that its latency overlaps the updates below.
-        let page = slot.load(Ordering::Acquire);
+        // Loaded first so that its latency overlaps the updates below. Relaxed: the owner is
+        // the slot's only writer (a previous owner's writes reach it through the slot
+        // hand-over's mutex, see `thread_slot`).
+        let page = slot.load(Ordering::Relaxed);
         if lo < self.min.load(Ordering::Relaxed) {
             self.min.store(lo, Ordering::Relaxed);
         }
@@ -152,10 +214,11 @@ impl Shard {
             bump(&self.clamped, n, Ordering::Relaxed);
         }
         // The bin's Release store comes last: it publishes the min, max and sum above.
+        let bin = index % PAGE_LEN;
         if page.addr() & WIDE_TAG == 0 {
             // SAFETY: an untagged slot value is a narrow page installed by `install_narrow`,
-            // freed only when the shard drops; `index % PAGE_LEN` is in bounds.
-            let cell = unsafe { &(*page).0[index % PAGE_LEN] };
+            // freed only when the shard drops; `bin` is in bounds.
+            let cell = unsafe { &(*page).0[bin] };
             let count = cell.load(Ordering::Relaxed);
             if let Ok(n) = u32::try_from(n)
                 && let Some(new) = count.checked_add(n)
@@ -163,37 +226,42 @@ impl Shard {
                 cell.store(new, Ordering::Release);
                 return;
             }
+        } else if page.addr() != ABSENT {
+            // A widened page: its bins are the hottest of the shard, so they stay on the
+            // inline path too.
+            let wide = page.map_addr(|a| a & !WIDE_TAG).cast::<WidePage>();
+            // SAFETY: a tagged slot value other than ABSENT is a wide page installed by
+            // `widen`, freed only when the shard drops.
+            bump(unsafe { &(*wide).counts[bin] }, n, Ordering::Release);
+            return;
         }
-        self.bump_slow(slot, index % PAGE_LEN, n);
+        self.bump_slow(slot, bin, n);
     }
 
-    /// The bin update when the fast path could not do it: the page is absent, or wide, or its
+    /// The bin update when the inline path could not do it: the page is absent, or its
     /// narrow count would overflow. Out of line so the hot path stays short.
     #[cold]
     #[inline(never)]
     fn bump_slow(&self, slot: &AtomicPtr<NarrowPage>, bin: usize, n: u64) {
         // The owner is the only thread that writes the slot, so Relaxed reads its own value.
-        let mut page = slot.load(Ordering::Relaxed);
-        if page.addr() == ABSENT {
-            page = Self::install_narrow(slot);
-        }
-        if page.addr() & WIDE_TAG == 0 {
-            // SAFETY: an untagged, non-absent slot value is a live narrow page (see above).
-            let narrow = unsafe { &*page };
-            let cell = &narrow.0[bin];
-            let count = cell.load(Ordering::Relaxed);
-            if let Ok(n) = u32::try_from(n)
-                && let Some(new) = count.checked_add(n)
-            {
-                cell.store(new, Ordering::Release);
-            } else {
-                Self::widen(slot, page, bin, n);
+        let narrow = match Slot::decode(slot.load(Ordering::Relaxed)) {
+            Slot::Absent => Self::install_narrow(slot),
+            Slot::Narrow(page) => page,
+            Slot::Wide(wide) => {
+                // SAFETY: a wide page installed by `widen`, freed only when the shard drops.
+                bump(unsafe { &(*wide).counts[bin] }, n, Ordering::Release);
+                return;
             }
+        };
+        // SAFETY: a live narrow page (installed above or earlier by this owner).
+        let cell = unsafe { &(*narrow).0[bin] };
+        let count = cell.load(Ordering::Relaxed);
+        if let Ok(n) = u32::try_from(n)
+            && let Some(new) = count.checked_add(n)
+        {
+            cell.store(new, Ordering::Release);
         } else {
-            // SAFETY: a tagged slot value is a wide page installed by `widen`, freed only when
-            // the shard drops.
-            let wide = unsafe { &*page.map_addr(|a| a & !WIDE_TAG).cast::<WidePage>() };
-            bump(&wide.counts[bin], n, Ordering::Release);
+            Self::widen(slot, narrow, bin, n);
         }
     }
 
@@ -206,7 +274,8 @@ impl Shard {
     }
 
     /// Replaces narrow page `narrow` by a wide copy whose bin `bin` has `n` more, and
-    /// publishes it. The narrow page is frozen from here on (the owner never writes it again).
+    /// publishes it. The narrow page is frozen from here on (the owner never writes it again)
+    /// and owned by the wide page.
     fn widen(slot: &AtomicPtr<NarrowPage>, narrow: *mut NarrowPage, bin: usize, n: u64) {
         // SAFETY: `narrow` is the live narrow page the slot holds (the caller loaded it).
         let old = unsafe { &*narrow };
@@ -233,17 +302,14 @@ impl Shard {
     /// Page `p`, if this shard has allocated it.
     #[inline]
     pub(crate) fn page(&self, p: usize) -> Option<PageRef<'_>> {
-        let page = self.pages[p].load(Ordering::Acquire);
-        if page.addr() == ABSENT {
-            None
-        } else if page.addr() & WIDE_TAG == 0 {
-            // SAFETY: the narrow page was initialised before its pointer was published with
-            // Release (Acquire above), and is freed only in `drop`.
-            Some(PageRef::Narrow(unsafe { &*page }))
-        } else {
+        // Acquire: the page was initialised before its pointer was published with Release.
+        match Slot::decode(self.pages[p].load(Ordering::Acquire)) {
+            Slot::Absent => None,
+            // SAFETY: initialised before publication (Acquire above), freed only when the
+            // shard drops (a frozen narrow page lives as long as the wide page owning it).
+            Slot::Narrow(page) => Some(PageRef::Narrow(unsafe { &*page })),
             // SAFETY: as above, for the wide page `widen` published with the tag.
-            let wide = unsafe { &*page.map_addr(|a| a & !WIDE_TAG).cast::<WidePage>() };
-            Some(PageRef::Wide(wide))
+            Slot::Wide(page) => Some(PageRef::Wide(unsafe { &*page })),
         }
     }
 
@@ -273,22 +339,15 @@ impl Shard {
 impl Drop for Shard {
     fn drop(&mut self) {
         for slot in self.pages.iter() {
-            let page = slot.load(Ordering::Relaxed);
-            if page.addr() == ABSENT {
-                continue;
+            match Slot::decode(slot.load(Ordering::Relaxed)) {
+                Slot::Absent => {}
+                // SAFETY: `&mut self` excludes readers; the page came from `Box::into_raw` in
+                // `install_narrow` and is freed only here.
+                Slot::Narrow(page) => drop(unsafe { Box::from_raw(page) }),
+                // SAFETY: as above, from `widen`; dropping it also frees the frozen narrow
+                // page it owns.
+                Slot::Wide(page) => drop(unsafe { Box::from_raw(page) }),
             }
-            let narrow = if page.addr() & WIDE_TAG == 0 {
-                page
-            } else {
-                let wide = page.map_addr(|a| a & !WIDE_TAG).cast::<WidePage>();
-                // SAFETY: `&mut self` excludes readers; the wide page came from
-                // `Box::into_raw` in `widen` and is freed only here.
-                let wide = unsafe { Box::from_raw(wide) };
-                wide.narrow
-            };
-            // SAFETY: as above; the narrow page came from `Box::into_raw` in
-            // `install_narrow` and is freed only here (a wide page hands its frozen one on).
-            drop(unsafe { Box::from_raw(narrow) });
         }
     }
 }
