@@ -294,7 +294,6 @@ fn saturating_total(counts: &[u64]) -> u64 {
 mod tests {
     use super::*;
     use crate::shard::WidePage;
-    use crate::sync::AtomicU32;
 
     fn from_bins(bins: &[(usize, u64)]) -> PagedCounts {
         let mut pc = PagedCounts::default();
@@ -338,7 +337,7 @@ mod tests {
     }
 
     fn narrow_page(counts: &[(usize, u32)]) -> NarrowPage {
-        let page = NarrowPage(std::array::from_fn(|_| AtomicU32::new(0)));
+        let page = NarrowPage::zeroed();
         for &(i, c) in counts {
             page.0[i].store(c, Ordering::Relaxed);
         }

@@ -18,6 +18,7 @@ use crate::snapshot::HistogramSnapshot;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 use crate::thread_slot;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,32 +135,34 @@ impl HistogramCore {
         let mut shards: Vec<&Shard> = Vec::new();
         self.shards.for_each(|s| shards.push(s));
 
-        // Which pages any shard has (`spans`: page number and where its shard copies end in
-        // `sources`), so the output is allocated once and the merge can look one page ahead.
+        // Which pages any shard has, each with the range of `sources` holding its shard
+        // copies: the output is allocated once, and the merge can look one page ahead.
         let mut sources = Vec::with_capacity(shards.len() * 32);
-        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(32);
+        let mut spans: Vec<(usize, Range<usize>)> = Vec::with_capacity(32);
         for p in 0..page_count(&self.layout) {
-            let before = sources.len();
+            let start = sources.len();
             sources.extend(shards.iter().filter_map(|s| s.page(p)));
-            if sources.len() > before {
-                spans.push((p, sources.len()));
+            if sources.len() > start {
+                spans.push((p, start..sources.len()));
             }
         }
+        // Prefetch the next page's copies while this one is merged (see `counts::prefetch`).
+        let prefetch = |(_, copies): &(usize, Range<usize>)| {
+            sources[copies.clone()]
+                .iter()
+                .copied()
+                .for_each(counts::prefetch);
+        };
         let mut bins = PagedCounts::with_capacity(spans.len());
         let mut count = 0u64;
-        let copies = |k: usize| {
-            let start = k.checked_sub(1).map_or(0, |j| spans[j].1);
-            &sources[start..spans[k].1]
-        };
-        if !spans.is_empty() {
-            copies(0).iter().copied().for_each(counts::prefetch);
+        if let Some(first) = spans.first() {
+            prefetch(first);
         }
-        for (k, &(p, _)) in spans.iter().enumerate() {
-            // Prefetch the next page's copies while this one is merged (see `counts::prefetch`).
-            if k + 1 < spans.len() {
-                copies(k + 1).iter().copied().for_each(counts::prefetch);
+        for (k, (p, copies)) in spans.iter().enumerate() {
+            if let Some(next) = spans.get(k + 1) {
+                prefetch(next);
             }
-            count = count.saturating_add(bins.push_merged(p, copies(k)));
+            count = count.saturating_add(bins.push_merged(*p, &sources[copies.clone()]));
         }
         // Totals after bins: see `shard`'s module docs for why this order.
         let (mut min, mut max, mut sum, mut clamped) = (u64::MAX, 0u64, 0u128, 0u64);

@@ -52,6 +52,12 @@ pub(crate) const PAGE_LEN: usize = 4;
 #[repr(C, align(128))]
 pub(crate) struct NarrowPage(pub(crate) [AtomicU32; PAGE_LEN]);
 
+impl NarrowPage {
+    pub(crate) fn zeroed() -> Self {
+        Self(std::array::from_fn(|_| AtomicU32::new(0)))
+    }
+}
+
 /// A page of 64-bit bin counts, replacing a [`NarrowPage`] whose count would have overflowed.
 #[repr(C, align(128))]
 pub(crate) struct WidePage {
@@ -82,9 +88,7 @@ impl WidePage {
     pub(crate) fn for_tests(counts: &[(usize, u64)]) -> Self {
         let page = Self {
             counts: std::array::from_fn(|_| AtomicU64::new(0)),
-            narrow: Box::into_raw(Box::new(NarrowPage(std::array::from_fn(|_| {
-                AtomicU32::new(0)
-            })))),
+            narrow: Box::into_raw(Box::new(NarrowPage::zeroed())),
         };
         for &(i, c) in counts {
             page.counts[i].store(c, Ordering::Relaxed);
@@ -164,6 +168,20 @@ fn bump(cell: &AtomicU64, n: u64, order: Ordering) {
     cell.store(cell.load(Ordering::Relaxed).saturating_add(n), order);
 }
 
+/// Adds `n` to a narrow page's count with a Release store (see [`Shard::record_run`]) if the
+/// sum fits 32 bits; `false` (and nothing stored) if it does not.
+#[inline]
+fn try_bump_narrow(cell: &AtomicU32, n: u64) -> bool {
+    let count = cell.load(Ordering::Relaxed);
+    match u32::try_from(n).ok().and_then(|n| count.checked_add(n)) {
+        Some(new) => {
+            cell.store(new, Ordering::Release);
+            true
+        }
+        None => false,
+    }
+}
+
 impl Shard {
     pub(crate) fn new(layout: &Layout) -> Self {
         Self {
@@ -218,12 +236,7 @@ impl Shard {
         if page.addr() & WIDE_TAG == 0 {
             // SAFETY: an untagged slot value is a narrow page installed by `install_narrow`,
             // freed only when the shard drops; `bin` is in bounds.
-            let cell = unsafe { &(*page).0[bin] };
-            let count = cell.load(Ordering::Relaxed);
-            if let Ok(n) = u32::try_from(n)
-                && let Some(new) = count.checked_add(n)
-            {
-                cell.store(new, Ordering::Release);
+            if try_bump_narrow(unsafe { &(*page).0[bin] }, n) {
                 return;
             }
         } else if page.addr() != ABSENT {
@@ -235,39 +248,28 @@ impl Shard {
             bump(unsafe { &(*wide).counts[bin] }, n, Ordering::Release);
             return;
         }
-        self.bump_slow(slot, bin, n);
+        Self::bump_slow(slot, page, bin, n);
     }
 
-    /// The bin update when the inline path could not do it: the page is absent, or its
-    /// narrow count would overflow. Out of line so the hot path stays short.
+    /// The bin update the inline path could not do: `page` (the slot's value, which only
+    /// this owner changes) is [`ABSENT`], or its narrow count would overflow. Out of line so
+    /// the hot path stays short.
     #[cold]
     #[inline(never)]
-    fn bump_slow(&self, slot: &AtomicPtr<NarrowPage>, bin: usize, n: u64) {
-        // The owner is the only thread that writes the slot, so Relaxed reads its own value.
-        let narrow = match Slot::decode(slot.load(Ordering::Relaxed)) {
-            Slot::Absent => Self::install_narrow(slot),
-            Slot::Narrow(page) => page,
-            Slot::Wide(wide) => {
-                // SAFETY: a wide page installed by `widen`, freed only when the shard drops.
-                bump(unsafe { &(*wide).counts[bin] }, n, Ordering::Release);
-                return;
-            }
-        };
-        // SAFETY: a live narrow page (installed above or earlier by this owner).
-        let cell = unsafe { &(*narrow).0[bin] };
-        let count = cell.load(Ordering::Relaxed);
-        if let Ok(n) = u32::try_from(n)
-            && let Some(new) = count.checked_add(n)
-        {
-            cell.store(new, Ordering::Release);
+    fn bump_slow(slot: &AtomicPtr<NarrowPage>, page: *mut NarrowPage, bin: usize, n: u64) {
+        let narrow = if page.addr() == ABSENT {
+            Self::install_narrow(slot)
         } else {
+            page
+        };
+        // SAFETY: a live narrow page, installed above or earlier by this owner.
+        if !try_bump_narrow(unsafe { &(*narrow).0[bin] }, n) {
             Self::widen(slot, narrow, bin, n);
         }
     }
 
     fn install_narrow(slot: &AtomicPtr<NarrowPage>) -> *mut NarrowPage {
-        let page = Box::new(NarrowPage(std::array::from_fn(|_| AtomicU32::new(0))));
-        let page = Box::into_raw(page);
+        let page = Box::into_raw(Box::new(NarrowPage::zeroed()));
         // Release: a reader that loads the pointer sees the zeroed counts.
         slot.store(page, Ordering::Release);
         page
