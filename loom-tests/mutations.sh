@@ -17,7 +17,9 @@ export CARGO_TARGET_DIR="$MUT_DIR/target-loom"
 export RUSTFLAGS="--cfg aureon_loom"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 
-# id @ file @ perl substitution @ model @ what it breaks
+# id @ file @ perl substitution @ model @ what it breaks. A model written `unit:<path>` is a unit
+# test of aureon-telemetry, run without loom (for what loom cannot order: thread-local
+# destructors).
 MUTATIONS=(
   "M1@crates/aureon-telemetry/src/shard.rs@s/slot\.store\(page, Ordering::Release\)/slot.store(page, Ordering::Relaxed)/@page_allocation_races_reader@page pointer published Relaxed instead of Release"
   "M2@crates/aureon-telemetry/src/shard.rs@s/cell\.store\(new, Ordering::Release\)/cell.store(new, Ordering::Relaxed)/g@shard_record_while_snapshot@bin count stored Relaxed instead of Release"
@@ -27,7 +29,7 @@ MUTATIONS=(
   "M6@crates/aureon-telemetry/src/per_thread.rs@s/match self\.buckets\[b\]\.compare_exchange\(\s*ptr::null_mut\(\),\s*fresh,\s*Ordering::AcqRel,\s*Ordering::Acquire,\s*\) \{/match { self.buckets[b].store(fresh, Ordering::Release); Ok::<_, *mut AtomicPtr<T>>(fresh) } {/s@per_thread_first_touch_races_install_and_walk@bucket installed by plain store instead of CAS"
   "M7@crates/aureon-telemetry/src/per_thread.rs@s/entry\.store\(p, Ordering::Release\)/entry.store(p, Ordering::Relaxed)/@per_thread_first_touch_races_install_and_walk@per-thread entry published Relaxed instead of Release"
   "M8@crates/aureon-telemetry/src/thread_slot.rs@s/match alloc\.free\.pop\(\) \{/match alloc.free.peek().copied() {/@thread_slot_handover_keeps_counts_exact@a freed slot handed out without being removed (two live owners)"
-  "M9@crates/aureon-telemetry/src/thread_slot.rs@s/lock\(&ALLOCATOR\)\.free\.push\(Reverse\(id\)\);/let _ = id;/@thread_slot_handover_keeps_counts_exact@exiting thread never gives its slot back"
+  "M9@crates/aureon-telemetry/src/thread_slot.rs@s/lock\(&ALLOCATOR\)\.free\.push\(Reverse\(self\.id\)\);/let _ = self.id;/@thread_slot_handover_keeps_counts_exact@exiting thread never gives its slot back"
   "M10@crates/aureon-telemetry/src/exemplar.rs@s/\n\s*slot\.seq\.store\(seq \+ 1, Ordering::Relaxed\);//@exemplar_seqlock_never_tears@exemplar seqlock: odd store before the data removed"
   "M11@crates/aureon-telemetry/src/snapshotter.rs@s/let _serial = lock\(&self\.tick_lock\);//@snapshotter_publishes_complete_histories@ticks no longer serialised by tick_lock"
   "M12@crates/aureon-telemetry/src/snapshotter.rs@s/\*lock\(&self\.stop\) = true;\n(\s*)self\.wake\.notify_all\(\);/self.wake.notify_all();\n\$1*lock(&self.stop) = true;/@snapshotter_shutdown_is_prompt@shutdown notifies before setting the flag"
@@ -40,6 +42,7 @@ MUTATIONS=(
   "M19@crates/aureon-telemetry/src/shard.rs@s/(WIDE_TAG\)\.cast::<NarrowPage>\(\),\s*)Ordering::Release/\$1Ordering::Relaxed/s@page_widening_keeps_counts@widened page published Relaxed instead of Release"
   "M20@crates/aureon-telemetry/src/shard.rs@s/(if i == bin \{\s*)count\.saturating_add\(n\)/\${1}n/s@page_widening_keeps_counts@widening drops the overflowing bin's old count"
   "M21@crates/aureon-telemetry/src/shard.rs@s/counts\[bin\] \}, n, Ordering::Release\)/counts[bin] }, n, Ordering::Relaxed)/g@page_widening_keeps_counts@wide page's bin count stored Relaxed instead of Release"
+  "M22@crates/aureon-telemetry/src/thread_slot.rs@s/\n(\s*)drop\(lease\);/\n\$1lock(\&ALLOCATOR).free.push(Reverse(lease.id()));\n\$1std::mem::forget(lease);/@unit:local::tests::a_local_recorder_keeps_its_slot_after_the_threads_guard_is_gone@exiting thread gives its slot back while a local recorder still holds it"
 )
 
 want=("$@")
@@ -75,7 +78,12 @@ for m in "${MUTATIONS[@]}"; do
     continue
   fi
   log="$MUT_DIR/$id.log"
-  (cd "$MUT_DIR/ws" && cargo test -p loom-tests --release --lib -- --exact "$(cd "$ROOT/loom-tests/src" && grep -l "fn $model()" ./*.rs | sed 's|^\./||; s|\.rs$||')::$model" --test-threads=1) >"$log" 2>&1
+  if [[ "$model" == unit:* ]]; then
+    (cd "$MUT_DIR/ws" && RUSTFLAGS="" CARGO_TARGET_DIR="$MUT_DIR/target-unit" \
+      cargo test -p aureon-telemetry --lib -- --exact "${model#unit:}") >"$log" 2>&1
+  else
+    (cd "$MUT_DIR/ws" && cargo test -p loom-tests --release --lib -- --exact "$(cd "$ROOT/loom-tests/src" && grep -l "fn $model()" ./*.rs | sed 's|^\./||; s|\.rs$||')::$model" --test-threads=1) >"$log" 2>&1
+  fi
   rc=$?
   if grep -q "error\[E\|error: could not compile" "$log"; then
     result="BUILD ERROR"

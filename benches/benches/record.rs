@@ -11,6 +11,8 @@
 //! Contenders, each as it is used in practice:
 //! * `aureon`: `aureon_telemetry::Histogram::record` through a shared handle (one per-thread
 //!   shard each).
+//! * `aureon_local`: the same through `Histogram::local`, a recorder bound to the worker
+//!   thread that finds its shard once per sample instead of once per record.
 //! * `hdrhistogram`: a plain `hdrhistogram::Histogram` owned by each thread (not shareable,
 //!   not readable while recording: the single-thread speed reference).
 //! * `mutex_hdrhistogram`: one `Mutex<hdrhistogram::Histogram>` shared by all threads.
@@ -48,6 +50,20 @@ fn record_at(c: &mut Criterion, threads: usize) {
         vec![h.clone(); threads],
         |h, values, iters| {
             for_each_value(values, iters, |v| h.record(v));
+        },
+    );
+    black_box(h.snapshot().count());
+
+    let h = aureon_telemetry::Histogram::with_default_config();
+    bench_workers(
+        &mut group,
+        &gname,
+        "aureon_local",
+        vec![h.clone(); threads],
+        |h, values, iters| {
+            // Bound once per sample, as a worker binds it once per batch of work.
+            let local = h.local();
+            for_each_value(values, iters, |v| local.record(v));
         },
     );
     black_box(h.snapshot().count());

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 
 const CONTENDERS: &[&str] = &[
     "aureon",
+    "aureon_local",
     "aureon_record_with_exemplar",
     "aureon_record_corrected",
     "aureon_timer",
@@ -45,6 +46,12 @@ fn run(contender: &str, n: u64) -> Option<u64> {
         "aureon" => {
             let h = aureon_telemetry::Histogram::with_default_config();
             for_each_value(&values, warm + n, |v| h.record(v));
+            h.snapshot().count()
+        }
+        "aureon_local" => {
+            let h = aureon_telemetry::Histogram::with_default_config();
+            let local = h.local();
+            for_each_value(&values, warm + n, |v| local.record(v));
             h.snapshot().count()
         }
         "aureon_record_with_exemplar" => {

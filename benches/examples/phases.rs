@@ -2,8 +2,9 @@
 //! slowly into *every* histogram, or only into aureon's?
 //!
 //! Each thread records the record benchmark's value stream in rounds; in every round it times
-//! a block of records into aureon (`Histogram::record`, one shared handle) and then the same
-//! block into a thread-owned `hdrhistogram::Histogram`, and prints the two times per round.
+//! a block of records into aureon (`Histogram::record`, one shared handle), the same block
+//! through a thread-bound `Histogram::local` recorder, and then into a thread-owned
+//! `hdrhistogram::Histogram`, and prints the three times per round.
 //! If slow phases were aureon's (its memory layout, say), aureon's time would jump while the
 //! hdrhistogram's stayed. On this VM (docs/benchmarks.md, "aureon's slow mode") most phases
 //! hit both contenders together, by about the same factor, in the same rounds (the machine's),
@@ -47,10 +48,14 @@ fn main() {
                         let start = Instant::now();
                         for_each_value(&values, BLOCK, |v| h.record(v));
                         let aureon = start.elapsed().as_nanos() as f64 / BLOCK as f64;
+                        let local = h.local();
+                        let start = Instant::now();
+                        for_each_value(&values, BLOCK, |v| local.record(v));
+                        let local = start.elapsed().as_nanos() as f64 / BLOCK as f64;
                         let start = Instant::now();
                         for_each_value(&values, BLOCK, |v| owned.saturating_record(v));
                         let hdr = start.elapsed().as_nanos() as f64 / BLOCK as f64;
-                        (aureon, hdr)
+                        (aureon, local, hdr)
                     })
                     .collect::<Vec<_>>()
             })
@@ -60,10 +65,10 @@ fn main() {
         let rounds = worker.join().expect("probe thread");
         let line: Vec<String> = rounds
             .iter()
-            .map(|(a, h)| format!("{a:.1}/{h:.1} ({:.2}x)", a / h))
+            .map(|(a, l, h)| format!("{a:.1}/{l:.1}/{h:.1}"))
             .collect();
         println!(
-            "thread {t}: ns per record, aureon/hdrhistogram (ratio), per round: {}",
+            "thread {t}: ns per record, aureon record/aureon local/hdrhistogram, per round: {}",
             line.join("  ")
         );
     }

@@ -52,3 +52,52 @@ fn thread_slot_handover_keeps_counts_exact() {
         );
     });
 }
+
+/// The same hand-over when threads record through thread-bound recorders
+/// (`Histogram::local`), which hold a claim (lease) on their thread's slot and write its shard
+/// without looking the slot up: the slot goes back to the allocator only when the last claim
+/// (the thread's own or a recorder's) drops, and through the allocator's mutex, so the next
+/// owner sees every count of the recorder and of the thread's plain records. A thread that
+/// reuses a slot continues the same shard (no new shard appears).
+#[test]
+fn local_recorders_hand_over_their_slots() {
+    model("local_recorders_hand_over_their_slots", || {
+        const VALUES: [u64; 2] = [1, 4];
+        let h = Histogram::new(tiny(7)).unwrap();
+        let threads: Vec<_> = VALUES
+            .into_iter()
+            .map(|v| {
+                let h = h.clone();
+                thread::spawn(move || {
+                    let local = h.local();
+                    local.record(v);
+                    h.record(v);
+                    drop(local);
+                })
+            })
+            .collect();
+        join_all(threads);
+        let s = h.snapshot();
+        assert_eq!(
+            Expected::of_snapshot(&s),
+            Expected::of(&[VALUES[0], VALUES[0], VALUES[1], VALUES[1]])
+        );
+        let before = h.heap_bytes();
+
+        let late = {
+            let h = h.clone();
+            thread::spawn(move || {
+                let local = h.local();
+                local.record(2);
+                local.record(4);
+            })
+        };
+        join_all([late]);
+        assert_eq!(h.snapshot().count(), 6);
+        assert_eq!(
+            h.heap_bytes(),
+            before,
+            "an exited thread's slot was not reused"
+        );
+    });
+}

@@ -6,7 +6,8 @@
 //! * [`Histogram`]: every recording thread gets its own shard of HDR bins
 //!   (index-compatible with the `hdrhistogram` crate), updated with plain loads and stores;
 //!   memory follows the part of the range actually used. Exact count, min, max and sum;
-//!   coordinated-omission correction; outlier exemplars; timers.
+//!   coordinated-omission correction; outlier exemplars; timers. [`Histogram::local`] gives
+//!   a thread-bound [`LocalHistogram`] that skips the per-record shard lookup.
 //! * [`Counter`]: one cache-padded cell per thread. [`Gauge`]: an `f64`.
 //! * [`Registry`]: metrics keyed by name and labels (validated with Prometheus' rules, with
 //!   a cap on label sets per name). Handles are looked up once and record without the map.
@@ -43,6 +44,7 @@ mod histogram;
 mod history;
 mod key;
 mod layout;
+mod local;
 mod per_thread;
 mod registry;
 mod shard;
@@ -61,6 +63,7 @@ pub use histogram::{Histogram, Timer};
 pub use history::{History, Window};
 pub use key::{Labels, MetricKey, is_valid_label_name, is_valid_metric_name};
 pub use layout::HistogramConfig;
+pub use local::LocalHistogram;
 pub use registry::{DEFAULT_MAX_LABEL_SETS, Registry, RegistryBuilder};
 pub use snapshot::{Bin, HistogramSnapshot, MetricValue, Snapshot};
 pub use snapshotter::{SnapshotReader, Snapshotter, SnapshotterConfig};

@@ -18,11 +18,19 @@
 //! Recording from another thread-local's destructor, after the slot was given back, is rare
 //! but legal: such records go to the shared [`ORPHAN_SLOT`] under a global mutex, which keeps
 //! "one writer at a time" true for that slot too.
+//!
+//! Leases: a thread's claim on its slot is an `Rc<`[`SlotLease`]`>`. The thread's guard holds
+//! one; a thread-bound recorder ([`crate::LocalHistogram`]) holds a clone, because it writes
+//! its shard without asking for the slot again. The slot goes back to the allocator when the
+//! *last* claim drops, so a recorder that outlives the thread's guard (it lives in another
+//! thread-local, destroyed later) never shares its shard with the slot's next owner. `Rc` is
+//! not `Send`, so every claim drops on the thread that holds the slot.
 
 use crate::sync::{Mutex, MutexGuard, global, lock, thread_local_const};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::rc::Rc;
 
 /// The slot used, under [`ORPHAN_LOCK`], by threads whose slot thread-local is destroyed.
 pub(crate) const ORPHAN_SLOT: usize = 0;
@@ -39,23 +47,59 @@ global! { static ALLOCATOR: Mutex<Allocator> = Mutex::new(Allocator { next: ORPH
 global! { static ORPHAN_LOCK: Mutex<()> = Mutex::new(()); }
 
 thread_local_const! { static SLOT: Cell<usize> = Cell::new(UNASSIGNED); }
-thread_local_const! { static GUARD: SlotGuard = SlotGuard { id: Cell::new(UNASSIGNED) }; }
+thread_local_const! { static GUARD: SlotGuard = SlotGuard { lease: RefCell::new(None) }; }
 
-/// Gives this thread's slot back when the thread exits. Kept apart from [`SLOT`] so that the
-/// hot path reads a plain `Cell` (a thread-local with no destructor needs no liveness check)
-/// and only a thread's first record touches this destructor-carrying thread-local.
+/// A claim on a slot: while one exists, the allocator hands the slot to no other thread. The
+/// last one to drop gives the slot back (see the module docs).
+pub(crate) struct SlotLease {
+    id: usize,
+}
+
+impl SlotLease {
+    /// Takes the lowest free slot (or a never-used one) from the allocator.
+    fn take() -> Self {
+        let mut alloc = lock(&ALLOCATOR);
+        let id = match alloc.free.pop() {
+            Some(Reverse(id)) => id,
+            None => {
+                let id = alloc.next;
+                alloc.next += 1;
+                id
+            }
+        };
+        Self { id }
+    }
+
+    /// The slot this lease holds.
+    pub(crate) fn id(&self) -> usize {
+        self.id
+    }
+}
+
+impl Drop for SlotLease {
+    fn drop(&mut self) {
+        // Through the allocator's mutex: the holder's last stores to the slot's shards
+        // happen-before the next owner's first loads (see the module docs).
+        lock(&ALLOCATOR).free.push(Reverse(self.id));
+    }
+}
+
+/// Holds this thread's lease and drops it when the thread exits. Kept apart from [`SLOT`] so
+/// that the hot path reads a plain `Cell` (a thread-local with no destructor needs no
+/// liveness check) and only a thread's first record touches this destructor-carrying
+/// thread-local.
 struct SlotGuard {
-    id: Cell<usize>,
+    lease: RefCell<Option<Rc<SlotLease>>>,
 }
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        let id = self.id.get();
-        if id != UNASSIGNED {
+        if let Some(lease) = self.lease.get_mut().take() {
             // Later records on this thread (from other thread-locals' destructors) must not
             // use the slot any more: they take the cold path and end up on the orphan slot.
+            // Reset before the lease drops, which may give the slot to another thread.
             let _ = SLOT.try_with(|s| s.set(UNASSIGNED));
-            lock(&ALLOCATOR).free.push(Reverse(id));
+            drop(lease);
         }
     }
 }
@@ -96,28 +140,32 @@ pub(crate) fn with_slot<R>(f: impl FnOnce(usize) -> R) -> R {
 #[inline(never)]
 fn assign() -> usize {
     let registered = GUARD.try_with(|guard| {
-        if guard.id.get() != UNASSIGNED {
+        let mut held = guard.lease.borrow_mut();
+        if held.is_some() {
             // The guard is alive but SLOT was reset: only during thread exit.
             return UNASSIGNED;
         }
-        let id = {
-            let mut alloc = lock(&ALLOCATOR);
-            match alloc.free.pop() {
-                Some(Reverse(id)) => id,
-                None => {
-                    let id = alloc.next;
-                    alloc.next += 1;
-                    id
-                }
-            }
-        };
-        guard.id.set(id);
+        let lease = Rc::new(SlotLease::take());
+        let id = lease.id();
+        *held = Some(lease);
         id
     });
     match registered {
         Ok(id) if id != UNASSIGNED && SLOT.try_with(|s| s.set(id)).is_ok() => id,
         _ => UNASSIGNED,
     }
+}
+
+/// A claim on the calling thread's slot, for a recorder that keeps writing the slot's shards
+/// without looking the slot up again. On a thread that is exiting (its own lease is gone),
+/// a slot of the lease's own, given back when the lease drops.
+pub(crate) fn lease() -> Rc<SlotLease> {
+    if current().is_some()
+        && let Ok(Some(lease)) = GUARD.try_with(|guard| guard.lease.borrow().clone())
+    {
+        return lease;
+    }
+    Rc::new(SlotLease::take())
 }
 
 #[cfg(all(test, not(aureon_loom)))]

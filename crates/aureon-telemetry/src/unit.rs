@@ -39,6 +39,13 @@ impl Unit {
         Some(u64::try_from(v).unwrap_or(u64::MAX))
     }
 
+    /// The value a histogram in this unit records for a duration: [`Unit::from_duration`],
+    /// or nanoseconds for units that are not times.
+    pub(crate) fn recorded_duration(self, d: Duration) -> u64 {
+        self.from_duration(d)
+            .unwrap_or_else(|| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
     /// The factor that converts a value in this unit to the base unit (seconds for times,
     /// bytes for sizes, 1 for plain counts).
     pub fn to_base_factor(self) -> f64 {

@@ -1,7 +1,7 @@
-//! Recording from many threads at once: exact totals against independent tallies, and
-//! snapshots that never go backwards.
+//! Recording from many threads at once, through shared handles and thread-bound recorders:
+//! exact totals against independent tallies, and snapshots that never go backwards.
 
-use aureon_telemetry::{HistogramSnapshot, Registry};
+use aureon_telemetry::{Counter, Histogram, HistogramSnapshot, Registry};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -13,6 +13,23 @@ const PER_THREAD: u64 = if cfg!(miri) { 200 } else { 200_000 };
 fn thread_values(t: usize) -> impl Iterator<Item = u64> {
     // Each thread its own range and pattern, so a value lost or double-counted shows.
     (0..PER_THREAD).map(move |i| 1 + (i * 7919 + t as u64 * 104_729) % 5_000_000)
+}
+
+/// Records thread `t`'s values and counts them: even threads mostly through a thread-bound
+/// recorder (`Histogram::local`), odd threads mostly through the shared handle, and every
+/// thread one value in eight through the other path, so both paths write each shard.
+fn record_thread_values(t: usize, h: &Histogram, c: &Counter) {
+    let local = h.local();
+    let mostly_local = t.is_multiple_of(2);
+    for (i, v) in thread_values(t).enumerate() {
+        let switch = i.is_multiple_of(8);
+        if mostly_local != switch {
+            local.record(v);
+        } else {
+            h.record(v);
+        }
+        c.increment(1);
+    }
 }
 
 fn bins_of(s: &HistogramSnapshot) -> BTreeMap<u64, u64> {
@@ -30,10 +47,7 @@ fn counts_from_many_threads_are_exact() {
             let (h, c, start) = (h.clone(), c.clone(), Arc::clone(&start));
             thread::spawn(move || {
                 start.wait();
-                for v in thread_values(t) {
-                    h.record(v);
-                    c.increment(1);
-                }
+                record_thread_values(t, &h, &c);
             })
         })
         .collect();
@@ -69,12 +83,7 @@ fn snapshots_taken_while_recording_never_go_backwards() {
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
             let (h, c) = (h.clone(), c.clone());
-            thread::spawn(move || {
-                for v in thread_values(t) {
-                    h.record(v);
-                    c.increment(1);
-                }
-            })
+            thread::spawn(move || record_thread_values(t, &h, &c))
         })
         .collect();
     let reader = {

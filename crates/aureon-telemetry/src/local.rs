@@ -1,0 +1,225 @@
+//! [`LocalHistogram`]: a recorder bound to one thread that holds on to that thread's shard.
+//!
+//! [`Histogram::record`] finds the caller's shard on every call: a thread-local load for the
+//! slot, then the histogram's per-thread table, then the shard. Those loads depend on each
+//! other, and on a busy core (another workload sharing its L1) their misses add up before the
+//! bin's own address is even known. A thread that records into the same histogram in a loop
+//! (one block's transactions, one connection's requests) can look the shard up once: a
+//! `LocalHistogram` keeps a pointer to it, a copy of the bucketing parameters, and the
+//! thread's claim on its slot, so a record is the bin arithmetic, the page lookup and the
+//! stores.
+//!
+//! Why the claim: a shard has one writer, the thread that owns its slot, and a slot is handed
+//! to another thread when its owner exits. A recorder that lives in a thread-local can
+//! outlive its thread's own claim (thread-locals are destroyed in no fixed order), so it
+//! keeps the slot claimed itself ([`thread_slot::lease`]); the slot is given back when the
+//! last claim drops. The claim is an `Rc`, which makes the recorder `!Send` and `!Sync`: the
+//! compiler, not a convention, keeps it on its thread.
+
+use crate::histogram::Histogram;
+use crate::layout::Layout;
+use crate::shard::{NarrowPage, Shard};
+use crate::sync::AtomicPtr;
+use crate::thread_slot::{self, SlotLease};
+use std::fmt;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// A thread-bound recorder for a [`Histogram`], from [`Histogram::local`]: the fastest way to
+/// record many values from one thread.
+///
+/// It records exactly like the histogram it came from (same shard, same counts; snapshots
+/// see its values like any others), but looks up the calling thread's shard once, when it is
+/// created, instead of on every record. It is neither `Send` nor `Sync`: create one on each
+/// thread that records, and keep it for as long as the thread records (in a local variable
+/// of the loop, in a struct the thread owns, or in a `thread_local!`).
+///
+/// ```
+/// use aureon_telemetry::Histogram;
+/// let h = Histogram::with_default_config();
+/// let worker = {
+///     let h = h.clone();
+///     std::thread::spawn(move || {
+///         let local = h.local();
+///         for v in [1500, 2300, 980] {
+///             local.record(v);
+///         }
+///     })
+/// };
+/// worker.join().unwrap();
+/// h.record(1200); // the shared handle still works, on any thread
+/// let s = h.snapshot();
+/// assert_eq!((s.count(), s.min(), s.max()), (4, 980, 2300));
+/// ```
+///
+/// While a `LocalHistogram` exists, its thread's slot stays claimed even after the thread's
+/// other thread-locals are gone, so it may be kept in a `thread_local!` and used from
+/// destructors. Values outside the trackable range behave as with [`Histogram::record`].
+pub struct LocalHistogram {
+    /// The bucketing parameters, copied so that a record computes the bin without loading
+    /// through the histogram's `Arc`.
+    layout: Layout,
+    /// The shard of `lease`'s slot in `histogram`.
+    shard: NonNull<Shard>,
+    /// The shard's page table, so that a record finds a page slot from registers.
+    pages: NonNull<[AtomicPtr<NarrowPage>]>,
+    /// Keeps the shard alive: shards are freed only when the histogram's core drops.
+    histogram: Histogram,
+    /// Keeps this thread the shard's only writer (and makes this type `!Send + !Sync`).
+    _lease: Rc<SlotLease>,
+}
+
+impl LocalHistogram {
+    pub(crate) fn new(histogram: &Histogram) -> Self {
+        let lease = thread_slot::lease();
+        let shard = histogram.core.shard(lease.id());
+        Self {
+            layout: *histogram.core.layout(),
+            shard: NonNull::from(shard),
+            pages: NonNull::from(shard.page_table()),
+            histogram: histogram.clone(),
+            _lease: lease,
+        }
+    }
+
+    /// Records one occurrence of `value`.
+    #[inline]
+    pub fn record(&self, value: u64) {
+        self.record_n(value, 1);
+    }
+
+    /// Records `n` occurrences of `value` (counts saturate at `u64::MAX`).
+    #[inline]
+    pub fn record_n(&self, value: u64, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let (index, clamped) = self.layout.index_clamped(value);
+        let sum = u128::from(value) * u128::from(n);
+        // SAFETY: `shard` points into `histogram`'s per-thread table, whose entries (and
+        // their page tables) live until the histogram's core drops, and `histogram` keeps
+        // the core alive; `pages` is that shard's table. The lease makes this thread the
+        // shard's only writer, and `self` is not `Send`, so the only writer is the caller.
+        // `index` comes from `index_clamped` of the layout the shard was built with (copied
+        // from the same core).
+        unsafe {
+            self.shard.as_ref().record_run_in(
+                self.pages.as_ref(),
+                index,
+                clamped,
+                value,
+                value,
+                n,
+                sum,
+            );
+        }
+    }
+
+    /// Records a duration, converted as [`Histogram::record_duration`] does.
+    #[inline]
+    pub fn record_duration(&self, d: Duration) {
+        self.record(self.layout.config.unit.recorded_duration(d));
+    }
+
+    /// The histogram this recorder writes to (for snapshots, or to hand to another thread).
+    pub fn histogram(&self) -> &Histogram {
+        &self.histogram
+    }
+}
+
+impl fmt::Debug for LocalHistogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalHistogram")
+            .field("config", &self.layout.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(aureon_loom)))]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+    use std::thread;
+
+    /// Records from its destructor, which runs after the thread's own slot guard is gone.
+    struct LateRecorder {
+        local: LocalHistogram,
+        dropping: mpsc::Sender<Option<usize>>,
+        resume: mpsc::Receiver<()>,
+    }
+
+    impl Drop for LateRecorder {
+        fn drop(&mut self) {
+            // The thread's plain records are orphaned now if its guard was destroyed first.
+            let guard_gone = thread_slot::current().is_none();
+            let held = guard_gone.then(|| self.local._lease.id());
+            self.dropping.send(held).unwrap();
+            self.resume.recv().unwrap();
+            self.local.record(7);
+        }
+    }
+
+    thread_local! {
+        static HOLDER: RefCell<Option<LateRecorder>> = const { RefCell::new(None) };
+    }
+
+    #[test]
+    fn a_local_recorder_keeps_its_slot_after_the_threads_guard_is_gone() {
+        let h = Histogram::with_default_config();
+        let (dropping_tx, dropping) = mpsc::channel();
+        let (resume, resume_rx) = mpsc::channel();
+        let a = {
+            let h = h.clone();
+            thread::spawn(move || {
+                // Touch HOLDER before the first record registers the slot guard: thread-local
+                // destructors run in reverse order of registration, so the guard goes first.
+                HOLDER.with(|_| {});
+                let local = h.local();
+                local.record(1);
+                HOLDER.with(|holder| {
+                    *holder.borrow_mut() = Some(LateRecorder {
+                        local,
+                        dropping: dropping_tx,
+                        resume: resume_rx,
+                    })
+                });
+            })
+        };
+        let held = dropping
+            .recv()
+            .unwrap()
+            .expect("the slot guard was still alive when the recorder dropped");
+        // Thread A's guard is gone, its recorder still holds the slot: a thread that starts
+        // now must get another one, or two threads would write one shard.
+        let b = {
+            let h = h.clone();
+            thread::spawn(move || {
+                h.record(2);
+                thread_slot::current().unwrap()
+            })
+        };
+        assert_ne!(b.join().unwrap(), held, "a leased slot was handed out");
+        resume.send(()).unwrap();
+        a.join().unwrap();
+        let s = h.snapshot();
+        assert_eq!((s.count(), s.min(), s.max(), s.sum()), (3, 1, 7, 10));
+    }
+
+    #[test]
+    fn local_and_shared_records_of_one_thread_land_in_one_shard() {
+        let h = Histogram::with_default_config();
+        let before = h.heap_bytes();
+        let local = h.local();
+        local.record(1);
+        h.record(2);
+        local.record_n(3, 4);
+        local.record_n(5, 0);
+        let s = h.snapshot();
+        assert_eq!((s.count(), s.sum()), (6, 15));
+        let one_shard = h.heap_bytes() - before;
+        h.local().record(3);
+        assert_eq!(h.heap_bytes() - before, one_shard);
+    }
+}
