@@ -7,11 +7,12 @@
 //! `hdrhistogram::Histogram`, and prints the three times per round.
 //! If slow phases were aureon's (its memory layout, say), aureon's time would jump while the
 //! hdrhistogram's stayed. On this VM (docs/benchmarks.md, "aureon's slow mode") most phases
-//! hit both contenders together, by about the same factor, in the same rounds (the machine's),
-//! and the first block after the barrier is slow whichever contender runs first (swapping the
-//! order moves it); but in some processes one thread records into aureon ~15% slower than the
-//! other thread for the whole run while its hdrhistogram time stays put: that part is aureon's,
-//! and not explained yet.
+//! hit all contenders together (the machine's), and the first block after the barrier is slow
+//! whichever contender runs first; but in about one process in four one thread records
+//! through the shared handle at ~7.5 ns instead of ~3.5 for the whole run, while the same
+//! thread's `local` recorder (same shard, same pages, same values) and its hdrhistogram stay
+//! within 10-30% of their usual times. So the slow mode belongs to the loads that find the shard
+//! (thread-local slot, per-thread table, shard, page table), which the local recorder skips.
 //!
 //! Usage: `cargo run --release -p aureon-benches --example phases -- [threads] [rounds]`
 //! (default 1 thread, 12 rounds of 4 M records per contender). Run it several times: the

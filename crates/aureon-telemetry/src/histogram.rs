@@ -295,7 +295,8 @@ impl Histogram {
 
     /// A recorder bound to the calling thread, which finds this thread's shard once instead of
     /// on every record: the fastest way to record many values from one thread (see
-    /// [`LocalHistogram`]). Creating one costs about as much as a first record.
+    /// [`LocalHistogram`]). Creating one costs a few tens of nanoseconds (the lookup a
+    /// record does, plus two reference counts); keep it rather than creating one per value.
     pub fn local(&self) -> LocalHistogram {
         LocalHistogram::new(self)
     }

@@ -53,6 +53,14 @@ use std::time::Duration;
 /// assert_eq!((s.count(), s.min(), s.max()), (4, 980, 2300));
 /// ```
 ///
+/// Which to use: the shared [`Histogram`] handle where values come from anywhere (a handler
+/// on whichever pool thread runs it); a `LocalHistogram` in a loop that records many values
+/// on one thread (a block's transactions, a worker's batch). The local recorder costs fewer
+/// instructions, and it is also much less sensitive to a busy core: the shared handle's
+/// per-record lookup is a chain of dependent loads, and when another workload takes part of
+/// the core's cache that chain is what slows down (the repository's `docs/benchmarks.md`
+/// measures both).
+///
 /// While a `LocalHistogram` exists, its thread's slot stays claimed even after the thread's
 /// other thread-locals are gone, so it may be kept in a `thread_local!` and used from
 /// destructors. Values outside the trackable range behave as with [`Histogram::record`].
