@@ -14,6 +14,7 @@ use std::time::Duration;
 const CONFIG: SnapshotterConfig = SnapshotterConfig {
     interval: Duration::from_millis(1),
     retention: 2,
+    max_history_bytes: usize::MAX,
 };
 
 /// A published history is complete and ordered: at most `retention` snapshots, consecutive

@@ -29,6 +29,7 @@
 //! | `GET /metrics` | 200, the latest snapshot in the format negotiated from `Accept` ([`crate::Format::negotiate`]), or the one named by `?format=text\|openmetrics\|protobuf`; gzipped when `Accept-Encoding` allows (see [`ServerConfigBuilder::gzip`]) |
 //! | `GET /metrics?format=other` | 400 |
 //! | `GET /health` | JSON `{"status":…,"reasons":[…]}` from the health source; 200 when healthy or degraded, 503 when unhealthy, 500 if the health source panics |
+//! | `GET /health` while the latest snapshot is older than [`ServerConfigBuilder::stale_after`] | 503, `unhealthy`, the source's reasons plus one saying how old the snapshot is |
 //! | `HEAD` of either | the same status and headers, no body |
 //! | any other path | 404 |
 //! | another method on a known path | 405 with `Allow: GET, HEAD` |
@@ -101,14 +102,7 @@ impl MetricsServer {
             let _in_runtime = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
-        let endpoint = Arc::new(routes::Endpoint::new(
-            reader,
-            health,
-            config.export_options().clone(),
-            config.request_timeout(),
-            config.max_body_bytes(),
-            config.gzip(),
-        ));
+        let endpoint = Arc::new(routes::Endpoint::new(reader, health, &config));
         let limits = serve::Limits {
             max_connections: config.max_connections(),
             header_read_timeout: config.header_read_timeout(),

@@ -41,6 +41,7 @@ impl Fixture {
             SnapshotterConfig {
                 interval: Duration::from_secs(3600),
                 retention: 4,
+                ..SnapshotterConfig::default()
             },
         )
         .unwrap();
@@ -295,6 +296,71 @@ fn health_reports_status_and_reasons_with_a_matching_http_status() {
         ],
         503,
     );
+}
+
+#[test]
+fn health_is_unhealthy_while_the_snapshots_are_stale() {
+    const STALE_AFTER: Duration = Duration::from_secs(2);
+    let registry = Registry::new();
+    let snapshotter = Snapshotter::spawn(
+        &registry,
+        SnapshotterConfig {
+            interval: Duration::from_millis(20),
+            retention: 4,
+            ..SnapshotterConfig::default()
+        },
+    )
+    .unwrap();
+    let reader = snapshotter.reader();
+    assert_eq!(reader.interval(), Duration::from_millis(20));
+    let server = MetricsServer::start(
+        builder().port(0).stale_after(STALE_AFTER).build().unwrap(),
+        reader.clone(),
+        Arc::new(|| HealthReport::new(HealthStatus::Degraded, "error rate 2.0% above 1%")),
+    )
+    .unwrap();
+    let health = || {
+        let r = get(server.local_addr(), "/health", &[]);
+        let json: serde_json::Value = serde_json::from_slice(&r.body).expect("valid JSON");
+        (r.status, json)
+    };
+
+    // Publishing every 20 ms: the source's verdict stands.
+    let (status, json) = health();
+    assert_eq!(status, 200);
+    assert_eq!(json["status"], "degraded");
+    assert_eq!(
+        json["reasons"],
+        serde_json::json!(["error rate 2.0% above 1%"])
+    );
+
+    // The snapshotter stops: once the last snapshot is older than the limit, /health says so.
+    snapshotter.shutdown();
+    let stopped = Instant::now();
+    let (status, json) = loop {
+        let (status, json) = health();
+        if status != 200 {
+            break (status, json);
+        }
+        assert!(
+            stopped.elapsed() < STALE_AFTER * 5,
+            "still healthy {:?} after the snapshotter stopped",
+            stopped.elapsed()
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(reader.age() > STALE_AFTER);
+    assert_eq!(status, 503);
+    assert_eq!(json["status"], "unhealthy");
+    let reasons = json["reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 2);
+    assert_eq!(reasons[0], "error rate 2.0% above 1%");
+    let stale = reasons[1].as_str().unwrap();
+    assert!(
+        stale.starts_with("metrics are stale: the latest snapshot is ") && stale.contains("s old"),
+        "{stale}"
+    );
+    server.shutdown();
 }
 
 #[test]

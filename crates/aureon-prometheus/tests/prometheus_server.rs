@@ -120,6 +120,7 @@ fn run_node(name: &str) {
         SnapshotterConfig {
             interval: Duration::from_secs(3600),
             retention: 4,
+            ..SnapshotterConfig::default()
         },
     )
     .unwrap();

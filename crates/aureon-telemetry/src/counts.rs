@@ -65,6 +65,13 @@ impl PartialEq for PagedCounts {
 impl Eq for PagedCounts {}
 
 impl PagedCounts {
+    /// Bytes these counts hold on the heap.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.pages.capacity() * size_of::<PageEntry>()
+            + self.narrow.capacity() * size_of::<u32>()
+            + self.wide.capacity() * size_of::<u64>()
+    }
+
     pub(crate) fn with_capacity(pages: usize) -> Self {
         Self {
             pages: Vec::with_capacity(pages),

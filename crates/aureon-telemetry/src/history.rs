@@ -12,35 +12,75 @@ use std::time::Duration;
 /// The retained snapshots, oldest first; never empty.
 #[derive(Debug, Clone)]
 pub struct History {
-    snapshots: VecDeque<Arc<Snapshot>>,
+    /// Each snapshot with its [`Snapshot::heap_bytes`], measured once when it was pushed.
+    snapshots: VecDeque<(Arc<Snapshot>, usize)>,
+    /// The sum of those sizes.
+    heap_bytes: usize,
 }
 
 impl History {
     /// A history holding one snapshot.
     pub fn new(first: Arc<Snapshot>) -> Self {
+        let bytes = first.heap_bytes();
         Self {
-            snapshots: VecDeque::from([first]),
+            snapshots: VecDeque::from([(first, bytes)]),
+            heap_bytes: bytes,
         }
     }
 
     /// This history plus `latest`, keeping at most `retention` snapshots (at least 1).
     pub fn with_pushed(&self, latest: Arc<Snapshot>, retention: usize) -> Self {
+        self.with_pushed_within(latest, retention, usize::MAX)
+    }
+
+    /// This history plus `latest`, keeping at most `retention` snapshots (at least 1), and
+    /// dropping the oldest while the retained snapshots hold more than `max_bytes` of heap
+    /// ([`Snapshot::heap_bytes`]) and more than two remain: the two newest are always kept,
+    /// so the last interval stays visible however large one snapshot is. Windows then reach
+    /// back less far than `retention` intervals; [`History::span`] says how far.
+    pub fn with_pushed_within(
+        &self,
+        latest: Arc<Snapshot>,
+        retention: usize,
+        max_bytes: usize,
+    ) -> Self {
         let mut snapshots = self.snapshots.clone();
-        snapshots.push_back(latest);
-        while snapshots.len() > retention.max(1) {
-            snapshots.pop_front();
+        let mut heap_bytes = self.heap_bytes;
+        let bytes = latest.heap_bytes();
+        snapshots.push_back((latest, bytes));
+        heap_bytes += bytes;
+        while snapshots.len() > retention.max(1) || (heap_bytes > max_bytes && snapshots.len() > 2)
+        {
+            let (_, dropped) = snapshots.pop_front().expect("more than one snapshot");
+            heap_bytes -= dropped;
         }
-        Self { snapshots }
+        Self {
+            snapshots,
+            heap_bytes,
+        }
+    }
+
+    /// Heap bytes the retained snapshots hold, as [`Snapshot::heap_bytes`] estimates them.
+    /// Snapshots shared with an older history or with readers count once per history.
+    pub fn heap_bytes(&self) -> usize {
+        self.heap_bytes
+    }
+
+    /// Time from the oldest retained snapshot to the latest: the longest window available.
+    pub fn span(&self) -> Duration {
+        self.latest()
+            .taken_at
+            .duration_since(self.oldest().taken_at)
     }
 
     /// The newest snapshot.
     pub fn latest(&self) -> &Arc<Snapshot> {
-        self.snapshots.back().expect("a history is never empty")
+        &self.snapshots.back().expect("a history is never empty").0
     }
 
     /// The oldest retained snapshot.
     pub fn oldest(&self) -> &Arc<Snapshot> {
-        self.snapshots.front().expect("a history is never empty")
+        &self.snapshots.front().expect("a history is never empty").0
     }
 
     /// Number of retained snapshots.
@@ -55,7 +95,7 @@ impl History {
 
     /// The retained snapshots, oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Snapshot>> + ExactSizeIterator + '_ {
-        self.snapshots.iter()
+        self.snapshots.iter().map(|(s, _)| s)
     }
 
     /// The window ending at the latest snapshot and starting at the newest retained snapshot
@@ -64,7 +104,6 @@ impl History {
     pub fn window(&self, span: Duration) -> Option<Window> {
         let to = Arc::clone(self.latest());
         let from = self
-            .snapshots
             .iter()
             .rev()
             .skip(1)
@@ -80,21 +119,18 @@ impl History {
     pub fn last_interval(&self) -> Option<Window> {
         let n = self.snapshots.len();
         (n >= 2).then(|| Window {
-            from: Arc::clone(&self.snapshots[n - 2]),
-            to: Arc::clone(&self.snapshots[n - 1]),
+            from: Arc::clone(&self.snapshots[n - 2].0),
+            to: Arc::clone(&self.snapshots[n - 1].0),
         })
     }
 
     /// For each consecutive pair of snapshots, the window between them (oldest first): the
     /// per-interval series a dashboard's sparklines draw.
     pub fn intervals(&self) -> impl Iterator<Item = Window> + '_ {
-        self.snapshots
-            .iter()
-            .zip(self.snapshots.iter().skip(1))
-            .map(|(a, b)| Window {
-                from: Arc::clone(a),
-                to: Arc::clone(b),
-            })
+        self.iter().zip(self.iter().skip(1)).map(|(a, b)| Window {
+            from: Arc::clone(a),
+            to: Arc::clone(b),
+        })
     }
 }
 

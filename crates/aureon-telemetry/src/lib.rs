@@ -66,5 +66,5 @@ pub use layout::HistogramConfig;
 pub use local::LocalHistogram;
 pub use registry::{DEFAULT_MAX_LABEL_SETS, Registry, RegistryBuilder};
 pub use snapshot::{Bin, HistogramSnapshot, MetricValue, Snapshot};
-pub use snapshotter::{SnapshotReader, Snapshotter, SnapshotterConfig};
+pub use snapshotter::{DEFAULT_MAX_HISTORY_BYTES, SnapshotReader, Snapshotter, SnapshotterConfig};
 pub use unit::Unit;

@@ -237,6 +237,12 @@ impl HistogramSnapshot {
         &self.exemplars
     }
 
+    /// Bytes this snapshot holds on the heap (its occupied pages of counts and its
+    /// exemplars): what keeping it costs.
+    pub fn heap_bytes(&self) -> usize {
+        self.bins.heap_bytes() + self.exemplars.capacity() * size_of::<Exemplar>()
+    }
+
     /// The same data as a dense `hdrhistogram::Histogram` with the same bounds, for its
     /// serializers and iterators. Bins are index-compatible, so the counts are exact.
     pub fn to_hdrhistogram(&self) -> hdrhistogram::Histogram<u64> {
@@ -339,6 +345,24 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Bytes this snapshot holds on the heap, estimated: one map entry per metric plus each
+    /// histogram's [`HistogramSnapshot::heap_bytes`]. Names, labels and descriptions are
+    /// shared with the registry and not counted. A [`crate::History`] bounds its retained
+    /// snapshots by this figure ([`crate::SnapshotterConfig::max_history_bytes`]).
+    pub fn heap_bytes(&self) -> usize {
+        // A B-tree stores up to 11 entries per node; count each entry's size plus a share of
+        // the node's overhead, rounded up to a whole pointer.
+        let entry = size_of::<MetricKey>() + size_of::<MetricValue>() + size_of::<usize>();
+        self.metrics
+            .values()
+            .map(|value| match value {
+                MetricValue::Histogram(h) => entry + h.heap_bytes(),
+                MetricValue::Counter(_) | MetricValue::Gauge(_) => entry,
+            })
+            .sum::<usize>()
+            + self.descriptions.len() * (2 * size_of::<Arc<str>>() + size_of::<usize>())
+    }
+
     /// Increases by one with every snapshot of the same registry.
     pub fn sequence(&self) -> u64 {
         self.sequence

@@ -15,6 +15,9 @@ use crate::sync::{Condvar, Mutex, Publish, lock, thread};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The shortest [`SnapshotterConfig::interval`]; shorter ones are raised to it.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
 /// How often to snapshot and how much history to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotterConfig {
@@ -22,14 +25,26 @@ pub struct SnapshotterConfig {
     pub interval: Duration,
     /// Snapshots kept in the history ring (at least 1).
     pub retention: usize,
+    /// The most heap the retained snapshots may hold ([`Snapshot::heap_bytes`]): past it the
+    /// oldest are dropped, down to the two newest, so windows reach back less far than
+    /// `retention` intervals ([`History::span`] says how far). A snapshot holds about 1 KiB
+    /// per occupied page of 256 bins of each histogram (a histogram whose values span five
+    /// octaves at 3 significant figures occupies about 20), so a registry of many wide
+    /// histograms would otherwise hold `retention` times that.
+    pub max_history_bytes: usize,
 }
 
+/// [`SnapshotterConfig::max_history_bytes`]'s default: 256 MiB.
+pub const DEFAULT_MAX_HISTORY_BYTES: usize = 256 << 20;
+
 impl Default for SnapshotterConfig {
-    /// One snapshot a second, five minutes of history.
+    /// One snapshot a second, five minutes of history, at most
+    /// [`DEFAULT_MAX_HISTORY_BYTES`] of it.
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(1),
             retention: 300,
+            max_history_bytes: DEFAULT_MAX_HISTORY_BYTES,
         }
     }
 }
@@ -37,6 +52,9 @@ impl Default for SnapshotterConfig {
 pub(crate) struct Shared {
     registry: Registry,
     retention: usize,
+    max_history_bytes: usize,
+    /// The period of the background ticks.
+    interval: Duration,
     published: Publish<History>,
     /// Serialises ticks, so a published history never goes back to an older snapshot.
     tick_lock: Mutex<()>,
@@ -45,11 +63,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(registry: Registry, retention: usize) -> Self {
+    pub(crate) fn new(registry: Registry, config: &SnapshotterConfig) -> Self {
         let first = Arc::new(registry.take_snapshot(true));
         Self {
             registry,
-            retention: retention.max(1),
+            retention: config.retention.max(1),
+            max_history_bytes: config.max_history_bytes,
+            interval: config.interval.max(MIN_INTERVAL),
             published: Publish::new(Arc::new(History::new(first))),
             tick_lock: Mutex::new(()),
             stop: Mutex::new(false),
@@ -62,10 +82,11 @@ impl Shared {
     pub(crate) fn tick(&self) -> Arc<Snapshot> {
         let _serial = lock(&self.tick_lock);
         let snapshot = Arc::new(self.registry.take_snapshot(true));
-        let history = self
-            .published
-            .load()
-            .with_pushed(Arc::clone(&snapshot), self.retention);
+        let history = self.published.load().with_pushed_within(
+            Arc::clone(&snapshot),
+            self.retention,
+            self.max_history_bytes,
+        );
         self.published.store(Arc::new(history));
         snapshot
     }
@@ -115,6 +136,7 @@ fn wait<'a>(
 /// let snapshotter = Snapshotter::spawn(&registry, SnapshotterConfig {
 ///     interval: Duration::from_millis(10),
 ///     retention: 60,
+///     ..SnapshotterConfig::default()
 /// }).unwrap();
 /// blocks.increment(3);
 /// snapshotter.tick(); // or wait for the next interval
@@ -137,9 +159,8 @@ impl std::fmt::Debug for Snapshotter {
 impl Snapshotter {
     /// Takes a first snapshot and starts the thread (named `aureon-snapshotter`).
     pub fn spawn(registry: &Registry, config: SnapshotterConfig) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::new(registry.clone(), config.retention));
-        let interval = config.interval.max(Duration::from_millis(1));
-        let worker = Arc::clone(&shared);
+        let shared = Arc::new(Shared::new(registry.clone(), &config));
+        let (worker, interval) = (Arc::clone(&shared), shared.interval);
         let thread = thread::Builder::new()
             .name("aureon-snapshotter".into())
             .spawn(move || worker.run(interval))?;
@@ -215,5 +236,19 @@ impl SnapshotReader {
     /// The latest published history ring.
     pub fn history(&self) -> Arc<History> {
         self.shared.history()
+    }
+
+    /// The period the snapshotter publishes at ([`SnapshotterConfig::interval`], at least
+    /// 1 ms).
+    pub fn interval(&self) -> Duration {
+        self.shared.interval
+    }
+
+    /// How long ago the latest published snapshot was taken (monotonic clock). Normally
+    /// below [`SnapshotReader::interval`] plus the time a snapshot takes; much more means the
+    /// snapshotter has stopped (shut down, or its thread died) or cannot keep up, and what
+    /// readers see is stale. A health check should say so.
+    pub fn age(&self) -> Duration {
+        self.latest().taken_at().elapsed()
     }
 }

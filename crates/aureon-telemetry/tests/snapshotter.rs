@@ -22,6 +22,7 @@ fn publishes_periodically_and_keeps_a_bounded_history() {
         SnapshotterConfig {
             interval: Duration::from_millis(5),
             retention: 4,
+            ..SnapshotterConfig::default()
         },
     )
     .unwrap();
@@ -64,6 +65,7 @@ fn windows_give_deltas_and_rates() {
         SnapshotterConfig {
             interval: Duration::from_secs(3600),
             retention: 10,
+            ..SnapshotterConfig::default()
         },
     )
     .unwrap();
@@ -102,6 +104,7 @@ fn exemplars_belong_to_the_interval_they_were_recorded_in() {
         SnapshotterConfig {
             interval: Duration::from_secs(3600),
             retention: 10,
+            ..SnapshotterConfig::default()
         },
     )
     .unwrap();
@@ -120,4 +123,41 @@ fn exemplars_belong_to_the_interval_they_were_recorded_in() {
     };
     assert_eq!(ids(&first), vec![17, 18]);
     assert_eq!(ids(&second), vec![19]);
+}
+
+#[test]
+fn a_reader_knows_the_interval_and_how_old_the_latest_snapshot_is() {
+    let registry = Registry::new();
+    let snapshotter = Snapshotter::spawn(
+        &registry,
+        SnapshotterConfig {
+            interval: Duration::from_millis(10),
+            retention: 4,
+            ..SnapshotterConfig::default()
+        },
+    )
+    .unwrap();
+    let reader = snapshotter.reader();
+    assert_eq!(reader.interval(), Duration::from_millis(10));
+    let before_last_tick = Instant::now();
+    snapshotter.tick();
+    snapshotter.shutdown();
+    // Nothing is published any more: the age grows with the clock.
+    std::thread::sleep(Duration::from_millis(30));
+    let age = reader.age();
+    let tolerance = Duration::from_millis(5); // two clocks (quanta, std) read apart
+    assert!(age + tolerance >= Duration::from_millis(30), "{age:?}");
+    assert!(age <= before_last_tick.elapsed() + tolerance, "{age:?}");
+
+    // A zero interval is raised to the 1 ms floor, and the reader reports that.
+    let zero = Snapshotter::spawn(
+        &registry,
+        SnapshotterConfig {
+            interval: Duration::ZERO,
+            retention: 1,
+            ..SnapshotterConfig::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(zero.reader().interval(), Duration::from_millis(1));
 }

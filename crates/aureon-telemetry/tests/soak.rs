@@ -285,6 +285,7 @@ fn soak_everything_at_once_then_audit_exactly() {
         SnapshotterConfig {
             interval: Duration::from_millis(5),
             retention: 64,
+            ..SnapshotterConfig::default()
         },
     )
     .unwrap();

@@ -86,6 +86,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         SnapshotterConfig {
             interval: settings.interval,
             retention: settings.retention,
+            ..SnapshotterConfig::default()
         },
     )
     .map_err(|e| Failure::run(format!("cannot start the snapshotter: {e}")))?;

@@ -52,13 +52,15 @@ pub struct ServerConfig {
     max_header_bytes: usize,
     max_body_bytes: usize,
     gzip: bool,
+    stale_after: Option<Duration>,
     export: ExportOptions,
 }
 
 impl Default for ServerConfig {
     /// `127.0.0.1:9898`; 64 connections; headers within 5 s, a request answered within
     /// 10 s, a connection closed after 60 s; 16 KiB of headers, 1 KiB of body; 2 s of grace
-    /// on shutdown; gzip when asked for; [`ExportOptions::default`].
+    /// on shutdown; gzip when asked for; snapshots stale after three snapshot intervals plus
+    /// 2 s; [`ExportOptions::default`].
     fn default() -> Self {
         Self {
             address: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
@@ -70,6 +72,7 @@ impl Default for ServerConfig {
             max_header_bytes: 16 * 1024,
             max_body_bytes: 1024,
             gzip: true,
+            stale_after: None,
             export: ExportOptions::default(),
         }
     }
@@ -128,6 +131,12 @@ impl ServerConfig {
         self.gzip
     }
 
+    /// See [`ServerConfigBuilder::stale_after`]; `None` for the default, which depends on
+    /// the snapshotter's interval.
+    pub fn stale_after(&self) -> Option<Duration> {
+        self.stale_after
+    }
+
     /// See [`ServerConfigBuilder::export_options`].
     pub fn export_options(&self) -> &ExportOptions {
         &self.export
@@ -149,6 +158,9 @@ impl ServerConfig {
             if d.is_zero() {
                 return invalid(format!("{name} must be longer than zero"));
             }
+        }
+        if self.stale_after.is_some_and(|d| d.is_zero()) {
+            return invalid("stale_after must be longer than zero".into());
         }
         if self.connection_lifetime < self.request_timeout {
             return invalid(format!(
@@ -251,6 +263,17 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// The age of the latest published snapshot past which `/health` answers unhealthy
+    /// (503), adding a reason that says how old it is, whatever the health source reported:
+    /// when the snapshotter has stopped, every figure the application judges its health by is
+    /// frozen, and `/metrics` keeps serving the last values. Default: three of the
+    /// snapshotter's intervals plus 2 s (5 s at the default 1 s interval). `Duration::MAX`
+    /// turns the check off.
+    pub fn stale_after(mut self, age: Duration) -> Self {
+        self.config.stale_after = Some(age);
+        self
+    }
+
     /// What `/metrics` contains and how it is named.
     pub fn export_options(mut self, options: ExportOptions) -> Self {
         self.config.export = options;
@@ -299,6 +322,7 @@ mod tests {
                 "connection_lifetime",
             ),
             (b().max_header_bytes(10), "max_header_bytes"),
+            (b().stale_after(Duration::ZERO), "stale_after"),
         ];
         for (builder, name) in cases {
             let e = builder.build().unwrap_err();

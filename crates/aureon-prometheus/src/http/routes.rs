@@ -10,6 +10,7 @@
 //! servers scraping faster than the snapshotter publishes, or several of them, get the same
 //! bytes without rendering again.
 
+use super::ServerConfig;
 use super::gzip;
 use super::health::{HealthReport, HealthStatus};
 use crate::{ExportOptions, Format, Renderer};
@@ -40,6 +41,8 @@ pub(super) struct Endpoint {
     max_body_bytes: usize,
     /// Whether `/metrics` is gzipped for clients that accept it.
     gzip: bool,
+    /// Past this age of the latest snapshot, `/health` answers unhealthy.
+    stale_after: Duration,
     /// The last rendering per format, indexed by [`format_slot`].
     cache: Mutex<[Option<Rendered>; 3]>,
     /// Keeps its working buffers between scrapes. Only the server thread renders, so the
@@ -66,21 +69,18 @@ fn format_slot(format: Format) -> usize {
 type Reply = Response<Full<Bytes>>;
 
 impl Endpoint {
-    pub(super) fn new(
-        reader: SnapshotReader,
-        health: HealthSource,
-        export: ExportOptions,
-        request_timeout: Duration,
-        max_body_bytes: usize,
-        gzip: bool,
-    ) -> Self {
+    pub(super) fn new(reader: SnapshotReader, health: HealthSource, config: &ServerConfig) -> Self {
+        let stale_after = config
+            .stale_after()
+            .unwrap_or_else(|| default_stale_after(reader.interval()));
         Self {
             reader,
             health,
-            export,
-            request_timeout,
-            max_body_bytes,
-            gzip,
+            export: config.export_options().clone(),
+            request_timeout: config.request_timeout(),
+            max_body_bytes: config.max_body_bytes(),
+            gzip: config.gzip(),
+            stale_after,
             cache: Mutex::new([None, None, None]),
             renderer: Mutex::new(Renderer::new()),
         }
@@ -232,7 +232,8 @@ impl Endpoint {
 
     fn health(&self) -> Reply {
         let (report, code) = match catch_unwind(AssertUnwindSafe(|| (self.health)())) {
-            Ok(report) => {
+            Ok(mut report) => {
+                self.check_freshness(&mut report);
                 let code = StatusCode::from_u16(report.status.http_status())
                     .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 (report, code)
@@ -255,6 +256,30 @@ impl Endpoint {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         reply
     }
+
+    /// Makes `report` unhealthy, with the reason, when the snapshots everything is read from
+    /// have stopped coming: whatever the application concluded from them is stale too.
+    fn check_freshness(&self, report: &mut HealthReport) {
+        let age = self.reader.age();
+        if age > self.stale_after {
+            report.status = HealthStatus::Unhealthy;
+            report.reasons.push(format!(
+                "metrics are stale: the latest snapshot is {:.1}s old (published every {:?}, stale after {:?}); is the snapshotter running?",
+                age.as_secs_f64(),
+                self.reader.interval(),
+                self.stale_after,
+            ));
+        }
+    }
+}
+
+/// The default [`ServerConfigBuilder::stale_after`](super::ServerConfigBuilder::stale_after)
+/// for a snapshotter publishing every `interval`: three missed publications, plus 2 s for
+/// a snapshot that takes long or a scheduler that runs the thread late.
+pub(super) fn default_stale_after(interval: Duration) -> Duration {
+    interval
+        .saturating_mul(3)
+        .saturating_add(Duration::from_secs(2))
 }
 
 /// The format of a `/metrics` request: `?format=` when given (for scrape jobs that must pin
@@ -364,6 +389,14 @@ fn close(mut reply: Reply) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_are_stale_after_three_intervals_plus_two_seconds() {
+        let secs = Duration::from_secs;
+        assert_eq!(default_stale_after(secs(1)), secs(5));
+        assert_eq!(default_stale_after(secs(60)), secs(182));
+        assert_eq!(default_stale_after(Duration::MAX), Duration::MAX);
+    }
 
     #[test]
     fn format_parameter_values() {
