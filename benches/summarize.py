@@ -98,6 +98,7 @@ RECORD = [
 
 COUNTER = [
     ("aureon", "aureon-telemetry `Counter::increment`"),
+    ("aureon_local", "aureon-telemetry `LocalCounter::increment` (thread-bound)"),
     ("shared_atomic_fetch_add", "shared `AtomicU64::fetch_add`"),
     ("prometheus_int_counter", "prometheus `IntCounter::inc`"),
     ("thread_owned_atomic_floor", "thread-owned `AtomicU64` floor"),

@@ -5,6 +5,8 @@
 //! Contenders:
 //! * `aureon`: `aureon_telemetry::Counter::increment(1)` through a shared handle (one
 //!   cache-padded cell per thread).
+//! * `aureon_local`: the same through `Counter::local`, a `LocalCounter` bound to the worker
+//!   thread that finds its cell once per sample.
 //! * `shared_atomic_fetch_add`: one `AtomicU64` shared by all threads, `fetch_add(1, Relaxed)`:
 //!   what a hand-rolled counter is, one locked instruction on one contended cache line.
 //! * `prometheus_int_counter`: the `prometheus` crate's `IntCounter::inc` (shared).
@@ -36,6 +38,20 @@ fn counter_at(c: &mut Criterion, threads: usize) {
         vec![counter.clone(); threads],
         |c, values, iters| {
             for_each_value(values, iters, |_| c.increment(1));
+        },
+    );
+    black_box(counter.value());
+
+    let counter = aureon_telemetry::Counter::new();
+    bench_workers(
+        &mut group,
+        &gname,
+        "aureon_local",
+        vec![counter.clone(); threads],
+        |c, values, iters| {
+            // Bound once per sample, as a worker binds it once per batch of work.
+            let local = c.local();
+            for_each_value(values, iters, |_| local.increment(1));
         },
     );
     black_box(counter.value());

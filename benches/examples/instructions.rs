@@ -22,6 +22,7 @@ const CONTENDERS: &[&str] = &[
     "aureon_record_corrected",
     "aureon_timer",
     "aureon_counter",
+    "aureon_local_counter",
     "hdrhistogram",
     "mutex_hdrhistogram",
     "hdrhistogram_sync",
@@ -76,6 +77,12 @@ fn run(contender: &str, n: u64) -> Option<u64> {
         "aureon_counter" => {
             let c = aureon_telemetry::Counter::new();
             for_each_value(&values, warm + n, |_| c.increment(1));
+            c.value()
+        }
+        "aureon_local_counter" => {
+            let c = aureon_telemetry::Counter::new();
+            let local = c.local();
+            for_each_value(&values, warm + n, |_| local.increment(1));
             c.value()
         }
         "hdrhistogram" => {

@@ -54,7 +54,7 @@ fn thread_slot_handover_keeps_counts_exact() {
 }
 
 /// The same hand-over when threads record through thread-bound recorders
-/// (`Histogram::local`), which hold a claim (lease) on their thread's slot and write its shard
+/// (`Histogram::local`, `Counter::local`), which hold a claim (lease) on their thread's slot and write its shard
 /// without looking the slot up: the slot goes back to the allocator only when the last claim
 /// (the thread's own or a recorder's) drops, and through the allocator's mutex, so the next
 /// owner sees every count of the recorder and of the thread's plain records. A thread that
@@ -63,20 +63,25 @@ fn thread_slot_handover_keeps_counts_exact() {
 fn local_recorders_hand_over_their_slots() {
     model("local_recorders_hand_over_their_slots", || {
         const VALUES: [u64; 2] = [1, 4];
+        let c = Counter::new();
         let h = Histogram::new(tiny(7)).unwrap();
         let threads: Vec<_> = VALUES
             .into_iter()
             .map(|v| {
-                let h = h.clone();
+                let (c, h) = (c.clone(), h.clone());
                 thread::spawn(move || {
                     let local = h.local();
+                    let count = c.local();
                     local.record(v);
+                    count.increment(1);
                     h.record(v);
-                    drop(local);
+                    c.increment(1);
+                    drop((local, count));
                 })
             })
             .collect();
         join_all(threads);
+        assert_eq!(c.value(), 4);
         let s = h.snapshot();
         assert_eq!(
             Expected::of_snapshot(&s),
@@ -85,15 +90,17 @@ fn local_recorders_hand_over_their_slots() {
         let before = h.heap_bytes();
 
         let late = {
-            let h = h.clone();
+            let (c, h) = (c.clone(), h.clone());
             thread::spawn(move || {
                 let local = h.local();
                 local.record(2);
                 local.record(4);
+                c.local().increment(1);
             })
         };
         join_all([late]);
         assert_eq!(h.snapshot().count(), 6);
+        assert_eq!(c.value(), 5);
         assert_eq!(
             h.heap_bytes(),
             before,

@@ -6,6 +6,7 @@
 //! Cells outlive their threads and are reused with their slot ([`crate::thread_slot`]).
 //! Loom model: `counter_cells_sum_exactly`.
 
+use crate::local::LocalCounter;
 use crate::per_thread::PerThread;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 use crate::thread_slot;
@@ -23,16 +24,17 @@ impl CounterCore {
         }
     }
 
+    /// Slot `slot`'s cell, created on first use; the caller must own the slot.
+    #[inline]
+    pub(crate) fn cell(&self, slot: usize) -> &AtomicU64 {
+        self.cells
+            .get_or_create(slot, || CachePadded::new(AtomicU64::new(0)))
+    }
+
     /// Adds `n` to slot `slot`'s cell; the caller must own the slot.
     #[inline]
     fn add(&self, slot: usize, n: u64) {
-        let cell = self
-            .cells
-            .get_or_create(slot, || CachePadded::new(AtomicU64::new(0)));
-        cell.store(
-            cell.load(Ordering::Relaxed).saturating_add(n),
-            Ordering::Relaxed,
-        );
+        add_to_cell(self.cell(slot), n);
     }
 
     pub(crate) fn value(&self) -> u64 {
@@ -41,6 +43,15 @@ impl CounterCore {
             .for_each(|c| total = total.saturating_add(c.load(Ordering::Relaxed)));
         total
     }
+}
+
+/// Adds `n` to a cell that only the caller writes: a Relaxed load and store, saturating.
+#[inline]
+pub(crate) fn add_to_cell(cell: &AtomicU64, n: u64) {
+    cell.store(
+        cell.load(Ordering::Relaxed).saturating_add(n),
+        Ordering::Relaxed,
+    );
 }
 
 /// A handle to a monotonically increasing counter: cheap to clone, `Send + Sync`, increments
@@ -79,6 +90,12 @@ impl Counter {
             Some(slot) => self.core.add(slot, n),
             None => thread_slot::with_orphan_slot(|slot| self.core.add(slot, n)),
         }
+    }
+
+    /// A recorder bound to the calling thread, which finds this thread's cell once instead
+    /// of on every increment (see [`LocalCounter`]).
+    pub fn local(&self) -> LocalCounter {
+        LocalCounter::new(self)
     }
 
     /// The current total over all threads.

@@ -305,11 +305,7 @@ impl Histogram {
     /// when [`Timer::stop`] is called).
     #[inline]
     pub fn start_timer(&self) -> Timer<'_> {
-        Timer {
-            histogram: self,
-            start: Instant::now(),
-            armed: true,
-        }
+        Timer::new(self)
     }
 
     /// Merges every thread's shard now.
@@ -324,15 +320,59 @@ impl Histogram {
     }
 }
 
-/// Records the time since its creation into a histogram when dropped.
+/// Where a [`Timer`] records: a [`Histogram`] or a [`LocalHistogram`]. Sealed: implemented
+/// by those two only.
+pub trait RecordDuration: sealed::Sealed {
+    /// Records a duration, converted to the histogram's unit.
+    fn record_duration(&self, d: Duration);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Histogram {}
+    impl Sealed for super::LocalHistogram {}
+}
+
+impl RecordDuration for Histogram {
+    #[inline]
+    fn record_duration(&self, d: Duration) {
+        Histogram::record_duration(self, d);
+    }
+}
+
+impl RecordDuration for LocalHistogram {
+    #[inline]
+    fn record_duration(&self, d: Duration) {
+        LocalHistogram::record_duration(self, d);
+    }
+}
+
+/// Records the time since its creation into a histogram when dropped: from
+/// [`Histogram::start_timer`] (a `Timer<'_>`, `Send` like the handle) or
+/// [`LocalHistogram::start_timer`] (a `Timer<'_, LocalHistogram>`, bound to its thread).
+///
+/// ```
+/// fn needs_send<T: Send>(_: T) {}
+/// let h = aureon_telemetry::Histogram::with_default_config();
+/// needs_send(h.start_timer()); // may be held across an `.await` in a `Send` future
+/// ```
 #[must_use = "a timer records when dropped; dropping it at once records ~0"]
-pub struct Timer<'a> {
-    histogram: &'a Histogram,
+pub struct Timer<'a, H: RecordDuration + ?Sized = Histogram> {
+    histogram: &'a H,
     start: Instant,
     armed: bool,
 }
 
-impl Timer<'_> {
+impl<'a, H: RecordDuration + ?Sized> Timer<'a, H> {
+    #[inline]
+    pub(crate) fn new(histogram: &'a H) -> Self {
+        Self {
+            histogram,
+            start: Instant::now(),
+            armed: true,
+        }
+    }
+
     /// Records now and returns the elapsed time.
     pub fn stop(mut self) -> Duration {
         self.armed = false;
@@ -347,7 +387,7 @@ impl Timer<'_> {
     }
 }
 
-impl Drop for Timer<'_> {
+impl<H: RecordDuration + ?Sized> Drop for Timer<'_, H> {
     fn drop(&mut self) {
         if self.armed {
             self.histogram.record_duration(self.start.elapsed());

@@ -8,7 +8,8 @@
 //!   memory follows the part of the range actually used. Exact count, min, max and sum;
 //!   coordinated-omission correction; outlier exemplars; timers. [`Histogram::local`] gives
 //!   a thread-bound [`LocalHistogram`] that skips the per-record shard lookup.
-//! * [`Counter`]: one cache-padded cell per thread. [`Gauge`]: an `f64`.
+//! * [`Counter`]: one cache-padded cell per thread ([`Counter::local`] gives a thread-bound
+//!   [`LocalCounter`]). [`Gauge`]: an `f64`.
 //! * [`Registry`]: metrics keyed by name and labels (validated with Prometheus' rules, with
 //!   a cap on label sets per name). Handles are looked up once and record without the map.
 //! * [`Registry::snapshot`] merges everything into an immutable [`Snapshot`];
@@ -59,11 +60,11 @@ pub use counter::Counter;
 pub use error::{ConfigError, MetricError, MetricKind};
 pub use exemplar::Exemplar;
 pub use gauge::Gauge;
-pub use histogram::{Histogram, Timer};
+pub use histogram::{Histogram, RecordDuration, Timer};
 pub use history::{History, Window};
 pub use key::{Labels, MetricKey, is_valid_label_name, is_valid_metric_name};
 pub use layout::HistogramConfig;
-pub use local::LocalHistogram;
+pub use local::{LocalCounter, LocalHistogram};
 pub use registry::{DEFAULT_MAX_LABEL_SETS, Registry, RegistryBuilder};
 pub use snapshot::{Bin, HistogramSnapshot, MetricValue, Snapshot};
 pub use snapshotter::{DEFAULT_MAX_HISTORY_BYTES, SnapshotReader, Snapshotter, SnapshotterConfig};

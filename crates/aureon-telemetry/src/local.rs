@@ -1,4 +1,5 @@
-//! [`LocalHistogram`]: a recorder bound to one thread that holds on to that thread's shard.
+//! Thread-bound recorders: [`LocalHistogram`] and [`LocalCounter`], which hold on to their
+//! thread's shard (or counter cell) instead of finding it on every record.
 //!
 //! [`Histogram::record`] finds the caller's shard on every call: a thread-local load for the
 //! slot, then the histogram's per-thread table, then the shard. Those loads depend on each
@@ -7,19 +8,20 @@
 //! (one block's transactions, one connection's requests) can look the shard up once: a
 //! `LocalHistogram` keeps a pointer to it, a copy of the bucketing parameters, and the
 //! thread's claim on its slot, so a record is the bin arithmetic, the page lookup and the
-//! stores.
+//! stores. A `LocalCounter` does the same for a counter's cell.
 //!
 //! Why the claim: a shard has one writer, the thread that owns its slot, and a slot is handed
 //! to another thread when its owner exits. A recorder that lives in a thread-local can
 //! outlive its thread's own claim (thread-locals are destroyed in no fixed order), so it
 //! keeps the slot claimed itself ([`thread_slot::lease`]); the slot is given back when the
-//! last claim drops. The claim is an `Rc`, which makes the recorder `!Send` and `!Sync`: the
-//! compiler, not a convention, keeps it on its thread.
+//! last claim drops. The claim is an `Rc`, which makes the recorders `!Send` and `!Sync`: the
+//! compiler, not a convention, keeps them on their thread.
 
-use crate::histogram::Histogram;
+use crate::counter::{self, Counter};
+use crate::histogram::{Histogram, Timer};
 use crate::layout::Layout;
 use crate::shard::{NarrowPage, Shard};
-use crate::sync::AtomicPtr;
+use crate::sync::{AtomicPtr, AtomicU64};
 use crate::thread_slot::{self, SlotLease};
 use std::fmt;
 use std::ptr::NonNull;
@@ -60,6 +62,13 @@ use std::time::Duration;
 /// per-record lookup is a chain of dependent loads, and when another workload takes part of
 /// the core's cache that chain is what slows down (the repository's `docs/benchmarks.md`
 /// measures both).
+///
+/// It cannot be sent to another thread:
+///
+/// ```compile_fail
+/// fn needs_send<T: Send>(_: T) {}
+/// needs_send(aureon_telemetry::Histogram::with_default_config().local());
+/// ```
 ///
 /// While a `LocalHistogram` exists, its thread's slot stays claimed even after the thread's
 /// other thread-locals are gone, so it may be kept in a `thread_local!` and used from
@@ -130,9 +139,80 @@ impl LocalHistogram {
         self.record(self.layout.config.unit.recorded_duration(d));
     }
 
+    /// Starts a timer that records the elapsed time through this recorder when dropped (or
+    /// when [`Timer::stop`] is called), like [`Histogram::start_timer`].
+    #[inline]
+    pub fn start_timer(&self) -> Timer<'_, LocalHistogram> {
+        Timer::new(self)
+    }
+
     /// The histogram this recorder writes to (for snapshots, or to hand to another thread).
     pub fn histogram(&self) -> &Histogram {
         &self.histogram
+    }
+}
+
+/// A thread-bound recorder for a [`Counter`], from [`Counter::local`]: an increment is one
+/// load and one store to this thread's cell, found once when the recorder is created.
+///
+/// Like [`LocalHistogram`] (see there for when to use which), it is neither `Send` nor
+/// `Sync`, keeps its thread's slot claimed while it exists, and adds to the same cell as the
+/// counter's own [`Counter::increment`] on this thread.
+///
+/// ```compile_fail
+/// fn needs_sync<T: Sync>(_: T) {}
+/// needs_sync(aureon_telemetry::Counter::new().local());
+/// ```
+///
+/// ```
+/// use aureon_telemetry::Counter;
+/// let txs = Counter::new();
+/// let local = txs.local();
+/// for _ in 0..3 {
+///     local.increment(1);
+/// }
+/// txs.increment(2);
+/// assert_eq!(txs.value(), 5);
+/// ```
+pub struct LocalCounter {
+    /// The cell of `lease`'s slot in `counter`.
+    cell: NonNull<AtomicU64>,
+    /// Keeps the cell alive: cells are freed only when the counter's core drops.
+    counter: Counter,
+    /// Keeps this thread the cell's only writer (and makes this type `!Send + !Sync`).
+    _lease: Rc<SlotLease>,
+}
+
+impl LocalCounter {
+    pub(crate) fn new(counter: &Counter) -> Self {
+        let lease = thread_slot::lease();
+        Self {
+            cell: NonNull::from(counter.core.cell(lease.id())),
+            counter: counter.clone(),
+            _lease: lease,
+        }
+    }
+
+    /// Adds `n` (the total saturates at `u64::MAX`).
+    #[inline]
+    pub fn increment(&self, n: u64) {
+        // SAFETY: `cell` points into `counter`'s per-thread table, whose entries live until
+        // the counter's core drops, and `counter` keeps the core alive. The lease makes this
+        // thread the cell's only writer, and `self` is not `Send`.
+        counter::add_to_cell(unsafe { self.cell.as_ref() }, n);
+    }
+
+    /// The counter this recorder adds to.
+    pub fn counter(&self) -> &Counter {
+        &self.counter
+    }
+}
+
+impl fmt::Debug for LocalCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalCounter")
+            .field("value", &self.counter.value())
+            .finish_non_exhaustive()
     }
 }
 
@@ -213,6 +293,55 @@ mod tests {
         a.join().unwrap();
         let s = h.snapshot();
         assert_eq!((s.count(), s.min(), s.max(), s.sum()), (3, 1, 7, 10));
+    }
+
+    #[test]
+    fn a_local_counter_adds_to_its_threads_cell() {
+        let c = Counter::new();
+        let local = c.local();
+        local.increment(2);
+        c.increment(3);
+        local.increment(u64::MAX);
+        assert_eq!(c.value(), u64::MAX);
+        let other = {
+            let c = c.clone();
+            thread::spawn(move || c.local().increment(1))
+        };
+        other.join().unwrap();
+        assert_eq!(c.value(), u64::MAX, "saturates across cells too");
+        let d = Counter::new();
+        let l = d.local();
+        l.increment(4);
+        thread::spawn({
+            let d = d.clone();
+            move || {
+                let l = d.local();
+                l.increment(5);
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!((d.value(), l.counter().value()), (9, 9));
+    }
+
+    #[test]
+    fn a_local_timer_records_into_the_local_shard() {
+        let h = Histogram::new(crate::HistogramConfig {
+            unit: crate::Unit::Nanoseconds,
+            ..crate::HistogramConfig::default()
+        })
+        .unwrap();
+        let local = h.local();
+        let elapsed = local.start_timer().stop();
+        local.start_timer().cancel();
+        {
+            let _t = local.start_timer();
+        }
+        let s = h.snapshot();
+        // The cancelled timer recorded nothing; the stopped one recorded what it returned.
+        assert_eq!(s.count(), 2);
+        let stopped = u64::try_from(elapsed.as_nanos()).unwrap();
+        assert!(s.min() <= stopped && stopped <= s.max());
     }
 
     #[test]
