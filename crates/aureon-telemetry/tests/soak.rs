@@ -1,7 +1,8 @@
 //! Soak test: everything at once, for a bounded time, then an exact audit.
 //!
-//! Worker threads record into a histogram (plain, `record_n`, clamped and exemplar records)
-//! and into counters, create label sets as they go, and exit after a short, varying life; a
+//! Worker threads record into a histogram (plain, `record_n`, clamped and exemplar records;
+//! every other generation through thread-bound `local()` recorders) and into counters,
+//! create label sets as they go, and exit after a short, varying life; a
 //! supervisor keeps replacing them, so thread slots are handed over thousands of times. A
 //! snapshotter ticks meanwhile, one reader follows its published history and another merges
 //! the registry live; both check that nothing ever goes backwards and that no exemplar is torn.
@@ -126,6 +127,9 @@ fn work(registry: &Registry, generation: u64) -> Tally {
     let mut tally = Tally::new();
     let h = registry.histogram_with_config("soak_latency_us", &[], CONFIG);
     let ops = registry.counter("soak_ops_total");
+    // Every other generation records its plain values and ops through thread-bound
+    // recorders, which claim the slot themselves: hand-overs then mix both kinds of claim.
+    let local = (generation % 2 == 1).then(|| (h.local(), ops.local()));
     // New routes become reachable as generations advance: later workers create them.
     let reachable = (generation / 16 + 1).min(ROUTES);
     let life = 1_000 + rng.next() % 20_000;
@@ -148,11 +152,17 @@ fn work(registry: &Registry, generation: u64) -> Tally {
                 tally.values(value, 1);
             }
             _ => {
-                h.record(value);
+                match &local {
+                    Some((h, _)) => h.record(value),
+                    None => h.record(value),
+                }
                 tally.values(value, 1);
             }
         }
-        ops.increment(1);
+        match &local {
+            Some((_, ops)) => ops.increment(1),
+            None => ops.increment(1),
+        }
         tally.ops += 1;
         if i % 64 == 0 {
             // A registry lookup (and, the first time for this route, a racing creation).
