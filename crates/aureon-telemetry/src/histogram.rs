@@ -87,7 +87,18 @@ impl HistogramCore {
     }
 
     fn record_corrected(&self, value: u64, interval: u64) {
-        self.record_n(value, 1);
+        thread_slot::with_slot(|slot| {
+            self.record_corrected_into(self.shard(slot), value, interval)
+        });
+    }
+
+    /// [`Histogram::record_corrected`] into `shard`, which the caller must own and which must
+    /// be one of this histogram's shards.
+    pub(crate) fn record_corrected_into(&self, shard: &Shard, value: u64, interval: u64) {
+        let layout = &self.layout;
+        let (index, clamped) = layout.index_clamped(value);
+        // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+        unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
         if interval == 0 || value <= interval {
             return;
         }
@@ -95,38 +106,37 @@ impl HistogramCore {
         // Rather than one record per synthesized value (unbounded for a huge value and a tiny
         // interval), add each bin's share of that arithmetic sequence at once: the work is
         // bounded by the number of bins, and counts, min, max and sum are the same.
-        let layout = &self.layout;
-        thread_slot::with_slot(|slot| {
-            let shard = self.shard(slot);
-            let mut current = value - interval;
-            while current >= interval {
-                let (index, clamped) = layout.index_clamped(current);
-                let bin_low = if clamped {
-                    layout.config.highest_trackable + 1
-                } else {
-                    layout.value_of(index)
-                };
-                let floor = bin_low.max(interval);
-                let n = (current - floor) / interval + 1;
-                let lowest = current - (n - 1) * interval;
-                let (n128, i128) = (u128::from(n), u128::from(interval));
-                let sum = n128 * u128::from(current) - i128 * n128 * (n128 - 1) / 2;
-                // SAFETY: `index` comes from `index_clamped` of the shard's layout.
-                unsafe { shard.record_run(index, clamped, lowest, current, n, sum) };
-                current = lowest - interval;
-            }
-        });
+        let mut current = value - interval;
+        while current >= interval {
+            let (index, clamped) = layout.index_clamped(current);
+            let bin_low = if clamped {
+                layout.config.highest_trackable + 1
+            } else {
+                layout.value_of(index)
+            };
+            let floor = bin_low.max(interval);
+            let n = (current - floor) / interval + 1;
+            let lowest = current - (n - 1) * interval;
+            let (n128, i128) = (u128::from(n), u128::from(interval));
+            let sum = n128 * u128::from(current) - i128 * n128 * (n128 - 1) / 2;
+            // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+            unsafe { shard.record_run(index, clamped, lowest, current, n, sum) };
+            current = lowest - interval;
+        }
     }
 
     fn record_with_exemplar(&self, value: u64, id: u64) {
+        thread_slot::with_slot(|slot| self.record_with_exemplar_into(self.shard(slot), value, id));
+    }
+
+    /// [`Histogram::record_with_exemplar`] into `shard`, which the caller must own and which
+    /// must be one of this histogram's shards.
+    pub(crate) fn record_with_exemplar_into(&self, shard: &Shard, value: u64, id: u64) {
         let (index, clamped) = self.layout.index_clamped(value);
         let epoch = self.exemplar_epoch.load(Ordering::Relaxed);
-        thread_slot::with_slot(|slot| {
-            let shard = self.shard(slot);
-            // SAFETY: `index` comes from `index_clamped` of the shard's layout.
-            unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
-            shard.exemplars.offer(epoch, value, id);
-        });
+        // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+        unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
+        shard.exemplars.offer(epoch, value, id);
     }
 
     /// Merges every shard. With `rotate`, also closes the current exemplar interval: the

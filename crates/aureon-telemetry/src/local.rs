@@ -139,6 +139,29 @@ impl LocalHistogram {
         self.record(self.layout.config.unit.recorded_duration(d));
     }
 
+    /// Records `value` with coordinated-omission correction, as
+    /// [`Histogram::record_corrected`] does.
+    pub fn record_corrected(&self, value: u64, expected_interval: u64) {
+        self.histogram
+            .core
+            .record_corrected_into(self.shard(), value, expected_interval);
+    }
+
+    /// Records `value` and offers it, with the caller's `id`, as an exemplar, as
+    /// [`Histogram::record_with_exemplar`] does.
+    pub fn record_with_exemplar(&self, value: u64, id: u64) {
+        self.histogram
+            .core
+            .record_with_exemplar_into(self.shard(), value, id);
+    }
+
+    /// This thread's shard.
+    fn shard(&self) -> &Shard {
+        // SAFETY: as in `record_n`: the shard lives as long as `histogram`'s core, which
+        // `self` keeps alive, and only shared references to it are ever made.
+        unsafe { self.shard.as_ref() }
+    }
+
     /// Starts a timer that records the elapsed time through this recorder when dropped (or
     /// when [`Timer::stop`] is called), like [`Histogram::start_timer`].
     #[inline]

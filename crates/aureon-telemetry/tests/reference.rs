@@ -157,6 +157,9 @@ fn record_n_equals_n_records() {
 fn coordinated_omission_correction_matches_hdrhistogram() {
     let config = HistogramConfig::default();
     let h = Histogram::new(config).unwrap();
+    // The same corrections through a thread-bound recorder, into a second histogram.
+    let l = Histogram::new(config).unwrap();
+    let local = l.local();
     let mut r = reference_of(&[], &config);
     let mut expected_sum: u128 = 0;
     let mut expected_count = 0u64;
@@ -170,6 +173,7 @@ fn coordinated_omission_correction_matches_hdrhistogram() {
         (42, 0),
     ] {
         h.record_corrected(v, interval);
+        local.record_corrected(v, interval);
         r.record_correct(v, interval).unwrap();
         // Independent expansion of the definition: v, v - i, v - 2i, ... while >= i.
         expected_sum += u128::from(v);
@@ -199,6 +203,7 @@ fn coordinated_omission_correction_matches_hdrhistogram() {
         .map(|v| (v.value_iterated_to(), v.count_at_value()))
         .collect();
     assert_eq!(ours, theirs);
+    assert_eq!(l.snapshot(), s);
 }
 
 #[test]
@@ -414,14 +419,20 @@ fn timers_and_durations_record_in_the_histograms_unit() {
 
 #[test]
 fn exemplars_keep_the_slowest_ids() {
-    let h = Histogram::with_default_config();
+    let (h, l) = (
+        Histogram::with_default_config(),
+        Histogram::with_default_config(),
+    );
+    let local = l.local();
     for (i, v) in [10, 500, 20, 900, 30, 700, 40, 800].into_iter().enumerate() {
         h.record_with_exemplar(v, i as u64);
+        local.record_with_exemplar(v, i as u64);
     }
-    let s = h.snapshot();
-    assert_eq!(s.count(), 8);
-    let got: Vec<(u64, u64)> = s.exemplars().iter().map(|e| (e.value, e.id)).collect();
-    assert_eq!(got, vec![(900, 3), (800, 7), (700, 5), (500, 1)]);
+    for s in [h.snapshot(), l.snapshot()] {
+        assert_eq!(s.count(), 8);
+        let got: Vec<(u64, u64)> = s.exemplars().iter().map(|e| (e.value, e.id)).collect();
+        assert_eq!(got, vec![(900, 3), (800, 7), (700, 5), (500, 1)]);
+    }
 }
 
 #[test]
