@@ -54,11 +54,14 @@ fn thread_slot_handover_keeps_counts_exact() {
 }
 
 /// The same hand-over when threads record through thread-bound recorders
-/// (`Histogram::local`, `Counter::local`), which hold a claim (lease) on their thread's slot and write its shard
-/// without looking the slot up: the slot goes back to the allocator only when the last claim
-/// (the thread's own or a recorder's) drops, and through the allocator's mutex, so the next
-/// owner sees every count of the recorder and of the thread's plain records. A thread that
-/// reuses a slot continues the same shard (no new shard appears).
+/// (`Histogram::local`, `Counter::local`), which hold a claim (lease) on their thread's slot
+/// and write its shard or cell without looking the slot up: each thread drops its recorders,
+/// then exits, and its guard's claim, the last one, gives the slot back through the
+/// allocator's mutex, so the next owner sees every count of the recorders and of the
+/// thread's plain records. A thread that reuses a slot continues the same shard (no new
+/// shard appears). A recorder that outlives its thread's guard (kept in another
+/// thread-local) needs the destructor order loom cannot choose; the unit test
+/// `local::tests::a_local_recorder_keeps_its_slot_after_the_threads_guard_is_gone` covers it.
 #[test]
 fn local_recorders_hand_over_their_slots() {
     model("local_recorders_hand_over_their_slots", || {

@@ -85,12 +85,26 @@ impl MetricsServer {
     ///
     /// # Errors
     /// Binding fails (address in use, not a local address, no permission), or the runtime or
-    /// thread cannot be created; nothing keeps running then.
+    /// thread cannot be created; nothing keeps running then. A configured
+    /// [`ServerConfigBuilder::stale_after`] that is not longer than the snapshotter's interval
+    /// is an [`io::ErrorKind::InvalidInput`] error.
     pub fn start(
         config: ServerConfig,
         reader: SnapshotReader,
         health: HealthSource,
     ) -> io::Result<Self> {
+        if let Some(stale_after) = config.stale_after()
+            && stale_after <= reader.interval()
+        {
+            // /health would flap to 503 between two publications.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "stale_after ({stale_after:?}) must be longer than the snapshotter's interval ({:?})",
+                    reader.interval()
+                ),
+            ));
+        }
         let listener = std::net::TcpListener::bind(config.address())?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;

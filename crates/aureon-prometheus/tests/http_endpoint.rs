@@ -361,6 +361,29 @@ fn health_is_unhealthy_while_the_snapshots_are_stale() {
         "{stale}"
     );
     server.shutdown();
+
+    // A limit that a running snapshotter would cross between two publications is refused.
+    let fresh = Snapshotter::spawn(
+        &registry,
+        SnapshotterConfig {
+            interval: Duration::from_secs(10),
+            ..SnapshotterConfig::default()
+        },
+    )
+    .unwrap();
+    let refused = MetricsServer::start(
+        builder()
+            .port(0)
+            .stale_after(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        fresh.reader(),
+        Arc::new(HealthReport::healthy),
+    )
+    .map(|_| ())
+    .expect_err("stale_after equal to the interval is refused");
+    assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(refused.to_string().contains("stale_after"), "{refused}");
 }
 
 #[test]

@@ -94,6 +94,7 @@ impl Counter {
 
     /// A recorder bound to the calling thread, which finds this thread's cell once instead
     /// of on every increment (see [`LocalCounter`]).
+    #[must_use = "a recorder only helps if it is kept and incremented through"]
     pub fn local(&self) -> LocalCounter {
         LocalCounter::new(self)
     }

@@ -88,16 +88,21 @@ impl HistogramCore {
 
     fn record_corrected(&self, value: u64, interval: u64) {
         thread_slot::with_slot(|slot| {
-            self.record_corrected_into(self.shard(slot), value, interval)
+            // SAFETY: `shard(slot)` is this histogram's shard of a slot the caller owns.
+            unsafe { self.record_corrected_into(self.shard(slot), value, interval) }
         });
     }
 
-    /// [`Histogram::record_corrected`] into `shard`, which the caller must own and which must
-    /// be one of this histogram's shards.
-    pub(crate) fn record_corrected_into(&self, shard: &Shard, value: u64, interval: u64) {
+    /// [`Histogram::record_corrected`] into `shard`.
+    ///
+    /// # Safety
+    /// `shard` must be one of this histogram's shards (the bin lookup relies on its page
+    /// table fitting this layout), and the calling thread must own its slot.
+    pub(crate) unsafe fn record_corrected_into(&self, shard: &Shard, value: u64, interval: u64) {
         let layout = &self.layout;
         let (index, clamped) = layout.index_clamped(value);
-        // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+        // SAFETY: `index` comes from `index_clamped` of this layout, which `shard` (one of
+        // this histogram's, by the contract) was built with.
         unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
         if interval == 0 || value <= interval {
             return;
@@ -119,22 +124,28 @@ impl HistogramCore {
             let lowest = current - (n - 1) * interval;
             let (n128, i128) = (u128::from(n), u128::from(interval));
             let sum = n128 * u128::from(current) - i128 * n128 * (n128 - 1) / 2;
-            // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+            // SAFETY: as above.
             unsafe { shard.record_run(index, clamped, lowest, current, n, sum) };
             current = lowest - interval;
         }
     }
 
     fn record_with_exemplar(&self, value: u64, id: u64) {
-        thread_slot::with_slot(|slot| self.record_with_exemplar_into(self.shard(slot), value, id));
+        thread_slot::with_slot(|slot| {
+            // SAFETY: `shard(slot)` is this histogram's shard of a slot the caller owns.
+            unsafe { self.record_with_exemplar_into(self.shard(slot), value, id) }
+        });
     }
 
-    /// [`Histogram::record_with_exemplar`] into `shard`, which the caller must own and which
-    /// must be one of this histogram's shards.
-    pub(crate) fn record_with_exemplar_into(&self, shard: &Shard, value: u64, id: u64) {
+    /// [`Histogram::record_with_exemplar`] into `shard`.
+    ///
+    /// # Safety
+    /// As [`HistogramCore::record_corrected_into`].
+    pub(crate) unsafe fn record_with_exemplar_into(&self, shard: &Shard, value: u64, id: u64) {
         let (index, clamped) = self.layout.index_clamped(value);
         let epoch = self.exemplar_epoch.load(Ordering::Relaxed);
-        // SAFETY: `index` comes from `index_clamped` of the shard's layout.
+        // SAFETY: `index` comes from `index_clamped` of this layout, which `shard` (one of
+        // this histogram's, by the contract) was built with.
         unsafe { shard.record_run(index, clamped, value, value, 1, u128::from(value)) };
         shard.exemplars.offer(epoch, value, id);
     }
@@ -307,6 +318,7 @@ impl Histogram {
     /// on every record: the fastest way to record many values from one thread (see
     /// [`LocalHistogram`]). Creating one costs a few tens of nanoseconds (the lookup a
     /// record does, plus two reference counts); keep it rather than creating one per value.
+    #[must_use = "a recorder only helps if it is kept and recorded through"]
     pub fn local(&self) -> LocalHistogram {
         LocalHistogram::new(self)
     }
@@ -367,13 +379,13 @@ impl RecordDuration for LocalHistogram {
 /// needs_send(h.start_timer()); // may be held across an `.await` in a `Send` future
 /// ```
 #[must_use = "a timer records when dropped; dropping it at once records ~0"]
-pub struct Timer<'a, H: RecordDuration + ?Sized = Histogram> {
+pub struct Timer<'a, H: RecordDuration = Histogram> {
     histogram: &'a H,
     start: Instant,
     armed: bool,
 }
 
-impl<'a, H: RecordDuration + ?Sized> Timer<'a, H> {
+impl<'a, H: RecordDuration> Timer<'a, H> {
     #[inline]
     pub(crate) fn new(histogram: &'a H) -> Self {
         Self {
@@ -397,7 +409,16 @@ impl<'a, H: RecordDuration + ?Sized> Timer<'a, H> {
     }
 }
 
-impl<H: RecordDuration + ?Sized> Drop for Timer<'_, H> {
+impl<H: RecordDuration> fmt::Debug for Timer<'_, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("elapsed", &self.start.elapsed())
+            .field("armed", &self.armed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: RecordDuration> Drop for Timer<'_, H> {
     fn drop(&mut self) {
         if self.armed {
             self.histogram.record_duration(self.start.elapsed());

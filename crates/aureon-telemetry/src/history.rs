@@ -35,8 +35,9 @@ impl History {
 
     /// This history plus `latest`, keeping at most `retention` snapshots (at least 1), and
     /// dropping the oldest while the retained snapshots hold more than `max_bytes` of heap
-    /// ([`Snapshot::heap_bytes`]) and more than two remain: the two newest are always kept,
-    /// so the last interval stays visible however large one snapshot is. Windows then reach
+    /// ([`Snapshot::heap_bytes`]) and more than two remain: the two newest are always kept
+    /// (the newest alone when `retention` is 1), so the last interval stays visible however
+    /// large one snapshot is. Windows then reach
     /// back less far than `retention` intervals; [`History::span`] says how far.
     pub fn with_pushed_within(
         &self,
@@ -173,5 +174,69 @@ impl Window {
             Some(MetricValue::Histogram(before)) => now.delta_since(before),
             _ => now.clone(),
         })
+    }
+}
+
+#[cfg(all(test, not(aureon_loom)))]
+mod tests {
+    use super::*;
+    use crate::Registry;
+
+    /// Snapshots of a registry whose one histogram covers more pages each time (growing
+    /// sizes), each with its size.
+    fn growing_snapshots(n: u64) -> Vec<(Arc<Snapshot>, usize)> {
+        let registry = Registry::new();
+        let h = registry.histogram("latency_us");
+        (0..n)
+            .map(|i| {
+                h.record(1000 << i);
+                let s = Arc::new(registry.snapshot());
+                let bytes = s.heap_bytes();
+                (s, bytes)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_byte_budget_drops_the_oldest_and_keeps_two() {
+        let snaps = growing_snapshots(6);
+        assert!(snaps.windows(2).all(|w| w[0].1 < w[1].1), "sizes grow");
+        // A budget that fits the last three exactly.
+        let budget: usize = snaps[3..].iter().map(|(_, b)| b).sum();
+        let mut history = History::new(Arc::clone(&snaps[0].0));
+        for (s, _) in &snaps[1..] {
+            history = history.with_pushed_within(Arc::clone(s), 100, budget);
+            assert!(history.heap_bytes() <= budget || history.len() == 2);
+            let sum: usize = history.iter().map(|s| s.heap_bytes()).sum();
+            assert_eq!(history.heap_bytes(), sum);
+        }
+        let kept: Vec<u64> = history.iter().map(|s| s.sequence()).collect();
+        let last3: Vec<u64> = snaps[3..].iter().map(|(s, _)| s.sequence()).collect();
+        assert_eq!(kept, last3);
+        assert_eq!(
+            history.span(),
+            snaps[5].0.taken_at().duration_since(snaps[3].0.taken_at())
+        );
+
+        // A budget smaller than any snapshot still keeps the last interval.
+        let tiny = history.with_pushed_within(Arc::clone(&snaps[5].0), 100, 1);
+        assert_eq!(tiny.len(), 2);
+        assert!(tiny.last_interval().is_some());
+    }
+
+    #[test]
+    fn retention_one_keeps_only_the_newest() {
+        let snaps = growing_snapshots(3);
+        let mut history = History::new(Arc::clone(&snaps[0].0));
+        for (s, _) in &snaps[1..] {
+            history = history.with_pushed_within(Arc::clone(s), 1, usize::MAX);
+        }
+        assert_eq!(history.len(), 1);
+        assert_eq!(history.heap_bytes(), snaps[2].1);
+        assert_eq!(history.span(), Duration::ZERO);
+        assert!(history.last_interval().is_none());
+        // `with_pushed` is the same without a byte budget.
+        let unbounded = history.with_pushed(Arc::clone(&snaps[2].0), 3);
+        assert_eq!(unbounded.len(), 2);
     }
 }

@@ -31,8 +31,9 @@ use std::time::Duration;
 /// A thread-bound recorder for a [`Histogram`], from [`Histogram::local`]: the fastest way to
 /// record many values from one thread.
 ///
-/// It records exactly like the histogram it came from (same shard, same counts; snapshots
-/// see its values like any others), but looks up the calling thread's shard once, when it is
+/// It records exactly like the histogram it came from (the same shard as this thread's plain
+/// records, except on a thread that is already exiting; snapshots see its values like any
+/// others), but looks up the calling thread's shard once, when it is
 /// created, instead of on every record. It is neither `Send` nor `Sync`: create one on each
 /// thread that records, and keep it for as long as the thread records (in a local variable
 /// of the loop, in a struct the thread owns, or in a `thread_local!`).
@@ -115,11 +116,12 @@ impl LocalHistogram {
         let (index, clamped) = self.layout.index_clamped(value);
         let sum = u128::from(value) * u128::from(n);
         // SAFETY: `shard` points into `histogram`'s per-thread table, whose entries (and
-        // their page tables) live until the histogram's core drops, and `histogram` keeps
-        // the core alive; `pages` is that shard's table. The lease makes this thread the
-        // shard's only writer, and `self` is not `Send`, so the only writer is the caller.
-        // `index` comes from `index_clamped` of the layout the shard was built with (copied
-        // from the same core).
+        // their page tables) live until the histogram's core drops and are only ever
+        // reached through shared references; `histogram` keeps the core alive, and `pages`
+        // is that shard's table. `index` comes from `index_clamped` of the layout the shard
+        // was built with (copied from the same core). (Exact counts, not soundness, also
+        // need one writer thread: the lease keeps the slot this thread's, and `self` is not
+        // `Send`.)
         unsafe {
             self.shard.as_ref().record_run_in(
                 self.pages.as_ref(),
@@ -142,17 +144,24 @@ impl LocalHistogram {
     /// Records `value` with coordinated-omission correction, as
     /// [`Histogram::record_corrected`] does.
     pub fn record_corrected(&self, value: u64, expected_interval: u64) {
-        self.histogram
-            .core
-            .record_corrected_into(self.shard(), value, expected_interval);
+        // SAFETY: `shard()` is `histogram`'s shard of the slot this recorder's lease holds
+        // for the calling thread (see `record_n`).
+        unsafe {
+            self.histogram
+                .core
+                .record_corrected_into(self.shard(), value, expected_interval);
+        }
     }
 
     /// Records `value` and offers it, with the caller's `id`, as an exemplar, as
     /// [`Histogram::record_with_exemplar`] does.
     pub fn record_with_exemplar(&self, value: u64, id: u64) {
-        self.histogram
-            .core
-            .record_with_exemplar_into(self.shard(), value, id);
+        // SAFETY: as in `record_corrected`.
+        unsafe {
+            self.histogram
+                .core
+                .record_with_exemplar_into(self.shard(), value, id);
+        }
     }
 
     /// This thread's shard.
@@ -180,7 +189,9 @@ impl LocalHistogram {
 ///
 /// Like [`LocalHistogram`] (see there for when to use which), it is neither `Send` nor
 /// `Sync`, keeps its thread's slot claimed while it exists, and adds to the same cell as the
-/// counter's own [`Counter::increment`] on this thread.
+/// counter's own [`Counter::increment`] on this thread (except on a thread that is already
+/// exiting, whose plain increments go to a shared cell while a recorder made then gets a
+/// slot of its own; the total is the same).
 ///
 /// ```compile_fail
 /// fn needs_sync<T: Sync>(_: T) {}
@@ -251,7 +262,8 @@ impl fmt::Debug for LocalHistogram {
 mod tests {
     use super::*;
     use std::cell::RefCell;
-    use std::sync::mpsc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
     use std::thread;
 
     /// Records from its destructor, which runs after the thread's own slot guard is gone.
@@ -266,14 +278,37 @@ mod tests {
             // The thread's plain records are orphaned now if its guard was destroyed first.
             let guard_gone = thread_slot::current().is_none();
             let held = guard_gone.then(|| self.local._lease.id());
-            self.dropping.send(held).unwrap();
-            self.resume.recv().unwrap();
-            self.local.record(7);
+            // No unwrap: a panic in a thread-local destructor aborts the test binary. If the
+            // test side is gone, the count check there fails instead.
+            let _ = self.dropping.send(held);
+            if self.resume.recv().is_ok() {
+                self.local.record(7);
+            }
+        }
+    }
+
+    /// Creates recorders in its destructor, after the thread's own slot guard is gone.
+    struct ExitingRecorder {
+        histogram: Histogram,
+        counter: Counter,
+        guard_was_gone: Arc<AtomicBool>,
+    }
+
+    impl Drop for ExitingRecorder {
+        fn drop(&mut self) {
+            let gone = thread_slot::current().is_none();
+            self.guard_was_gone.store(gone, Ordering::Relaxed);
+            self.histogram.record(3); // orphaned: the shared slot 0, under its lock
+            self.counter.increment(1);
+            let (local, count) = (self.histogram.local(), self.counter.local());
+            local.record(4); // a fresh slot of the recorder's own
+            count.increment(10);
         }
     }
 
     thread_local! {
         static HOLDER: RefCell<Option<LateRecorder>> = const { RefCell::new(None) };
+        static EXITING: RefCell<Option<ExitingRecorder>> = const { RefCell::new(None) };
     }
 
     #[test]
@@ -304,6 +339,10 @@ mod tests {
             .expect("the slot guard was still alive when the recorder dropped");
         // Thread A's guard is gone, its recorder still holds the slot: a thread that starts
         // now must get another one, or two threads would write one shard.
+        assert!(
+            !thread_slot::is_free(held),
+            "a leased slot is in the free list"
+        );
         let b = {
             let h = h.clone();
             thread::spawn(move || {
@@ -319,9 +358,40 @@ mod tests {
     }
 
     #[test]
+    fn recorders_created_while_the_thread_exits_count_exactly() {
+        let (h, c) = (Histogram::with_default_config(), Counter::new());
+        let (h2, c2) = (h.clone(), c.clone());
+        let guard_was_gone = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&guard_was_gone);
+        thread::spawn(move || {
+            EXITING.with(|_| {}); // registered before the guard, so destroyed after it
+            h2.record(1);
+            c2.increment(100);
+            EXITING.with(|e| {
+                *e.borrow_mut() = Some(ExitingRecorder {
+                    histogram: h2,
+                    counter: c2,
+                    guard_was_gone: flag,
+                })
+            });
+        })
+        .join()
+        .unwrap();
+        assert!(
+            guard_was_gone.load(Ordering::Relaxed),
+            "the slot guard was still alive when the recorders were made"
+        );
+        let s = h.snapshot();
+        assert_eq!((s.count(), s.min(), s.max(), s.sum()), (3, 1, 4, 8));
+        assert_eq!(c.value(), 111);
+    }
+
+    #[test]
     fn a_local_counter_adds_to_its_threads_cell() {
         let c = Counter::new();
         let local = c.local();
+        let own_cell = c.core.cell(thread_slot::current().unwrap());
+        assert!(std::ptr::eq(local.cell.as_ptr(), own_cell));
         local.increment(2);
         c.increment(3);
         local.increment(u64::MAX);

@@ -26,7 +26,8 @@ pub struct SnapshotterConfig {
     /// Snapshots kept in the history ring (at least 1).
     pub retention: usize,
     /// The most heap the retained snapshots may hold ([`Snapshot::heap_bytes`]): past it the
-    /// oldest are dropped, down to the two newest, so windows reach back less far than
+    /// oldest are dropped, down to the two newest (fewer only if `retention` is 1), so
+    /// windows reach back less far than
     /// `retention` intervals ([`History::span`] says how far). A snapshot holds about 1 KiB
     /// per occupied page of 256 bins of each histogram (a histogram whose values span five
     /// octaves at 3 significant figures occupies about 20), so a registry of many wide
@@ -151,7 +152,9 @@ pub struct Snapshotter {
 impl std::fmt::Debug for Snapshotter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshotter")
+            .field("interval", &self.shared.interval)
             .field("retention", &self.shared.retention)
+            .field("max_history_bytes", &self.shared.max_history_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -223,7 +226,9 @@ pub struct SnapshotReader {
 
 impl std::fmt::Debug for SnapshotReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnapshotReader").finish_non_exhaustive()
+        f.debug_struct("SnapshotReader")
+            .field("interval", &self.shared.interval)
+            .finish_non_exhaustive()
     }
 }
 

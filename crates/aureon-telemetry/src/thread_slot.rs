@@ -140,14 +140,15 @@ pub(crate) fn with_slot<R>(f: impl FnOnce(usize) -> R) -> R {
 #[inline(never)]
 fn assign() -> usize {
     let registered = GUARD.try_with(|guard| {
-        let mut held = guard.lease.borrow_mut();
-        if held.is_some() {
-            // The guard is alive but SLOT was reset: only during thread exit.
+        if guard.lease.borrow().is_some() {
+            // Defensive: a lease is held but SLOT is unset, which only a failed SLOT write
+            // below leaves behind (loom's thread-locals at thread exit). Never a second slot.
             return UNASSIGNED;
         }
+        // Built before the guard is borrowed mutably, so nothing runs under that borrow.
         let lease = Rc::new(SlotLease::take());
         let id = lease.id();
-        *held = Some(lease);
+        *guard.lease.borrow_mut() = Some(lease);
         id
     });
     match registered {
@@ -166,6 +167,15 @@ pub(crate) fn lease() -> Rc<SlotLease> {
         return lease;
     }
     Rc::new(SlotLease::take())
+}
+
+/// Whether slot `id` is in the allocator's free list (for tests of the hand-over).
+#[cfg(all(test, not(aureon_loom)))]
+pub(crate) fn is_free(id: usize) -> bool {
+    lock(&ALLOCATOR)
+        .free
+        .iter()
+        .any(|&Reverse(free)| free == id)
 }
 
 #[cfg(all(test, not(aureon_loom)))]

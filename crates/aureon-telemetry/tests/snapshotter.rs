@@ -145,9 +145,9 @@ fn a_reader_knows_the_interval_and_how_old_the_latest_snapshot_is() {
     // Nothing is published any more: the age grows with the clock.
     std::thread::sleep(Duration::from_millis(30));
     let age = reader.age();
-    let tolerance = Duration::from_millis(5); // two clocks (quanta, std) read apart
-    assert!(age + tolerance >= Duration::from_millis(30), "{age:?}");
-    assert!(age <= before_last_tick.elapsed() + tolerance, "{age:?}");
+    // Both are read off the same monotonic clock (`std::time::Instant`).
+    assert!(age >= Duration::from_millis(30), "{age:?}");
+    assert!(age <= before_last_tick.elapsed(), "{age:?}");
 
     // A zero interval is raised to the 1 ms floor, and the reader reports that.
     let zero = Snapshotter::spawn(

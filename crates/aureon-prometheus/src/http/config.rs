@@ -267,8 +267,11 @@ impl ServerConfigBuilder {
     /// (503), adding a reason that says how old it is, whatever the health source reported:
     /// when the snapshotter has stopped, every figure the application judges its health by is
     /// frozen, and `/metrics` keeps serving the last values. Default: three of the
-    /// snapshotter's intervals plus 2 s (5 s at the default 1 s interval). `Duration::MAX`
-    /// turns the check off.
+    /// snapshotter's intervals plus 2 s (5 s at the default 1 s interval), which a snapshot
+    /// that takes up to two intervals plus 2 s to merge still passes (the snapshotter waits
+    /// one interval *after* each snapshot). It must be longer than the snapshotter's interval
+    /// ([`super::MetricsServer::start`] refuses it otherwise). `Duration::MAX` turns the
+    /// check off.
     pub fn stale_after(mut self, age: Duration) -> Self {
         self.config.stale_after = Some(age);
         self

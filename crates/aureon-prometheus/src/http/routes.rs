@@ -396,6 +396,30 @@ mod tests {
         assert_eq!(default_stale_after(secs(1)), secs(5));
         assert_eq!(default_stale_after(secs(60)), secs(182));
         assert_eq!(default_stale_after(Duration::MAX), Duration::MAX);
+
+        // The endpoint takes the default from its reader's interval unless configured.
+        let registry = aureon_telemetry::Registry::new();
+        let snapshotter = aureon_telemetry::Snapshotter::spawn(
+            &registry,
+            aureon_telemetry::SnapshotterConfig {
+                interval: Duration::from_millis(20),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let health: HealthSource = Arc::new(HealthReport::healthy);
+        let endpoint = |config: ServerConfig| {
+            Endpoint::new(snapshotter.reader(), Arc::clone(&health), &config).stale_after
+        };
+        assert_eq!(
+            endpoint(ServerConfig::default()),
+            Duration::from_millis(2060)
+        );
+        let configured = ServerConfig::builder()
+            .stale_after(secs(9))
+            .build()
+            .unwrap();
+        assert_eq!(endpoint(configured), secs(9));
     }
 
     #[test]
