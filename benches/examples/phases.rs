@@ -12,7 +12,7 @@
 //! through the shared handle at ~7.5 ns instead of ~3.5 for the whole run, while the same
 //! thread's `local` recorder (same shard, same pages, same values) and its hdrhistogram stay
 //! within 10-30% of their usual times. So the slow mode belongs to the loads that find the shard
-//! (thread-local slot, per-thread table, shard, page table), which the local recorder skips.
+//! (thread-local slot, per-thread table, shard), which the local recorder skips.
 //!
 //! Usage: `cargo run --release -p aureon-benches --example phases -- [threads] [rounds]`
 //! (default 1 thread, 12 rounds of 4 M records per contender). Run it several times: the

@@ -20,8 +20,8 @@
 use crate::counter::{self, Counter};
 use crate::histogram::{Histogram, Timer};
 use crate::layout::Layout;
-use crate::shard::{NarrowPage, Shard};
-use crate::sync::{AtomicPtr, AtomicU64};
+use crate::shard::Shard;
+use crate::sync::AtomicU64;
 use crate::thread_slot::{self, SlotLease};
 use std::fmt;
 use std::ptr::NonNull;
@@ -80,8 +80,6 @@ pub struct LocalHistogram {
     layout: Layout,
     /// The shard of `lease`'s slot in `histogram`.
     shard: NonNull<Shard>,
-    /// The shard's page table, so that a record finds a page slot from registers.
-    pages: NonNull<[AtomicPtr<NarrowPage>]>,
     /// Keeps the shard alive: shards are freed only when the histogram's core drops.
     histogram: Histogram,
     /// Keeps this thread the shard's only writer (and makes this type `!Send + !Sync`).
@@ -95,7 +93,6 @@ impl LocalHistogram {
         Self {
             layout: *histogram.core.layout(),
             shard: NonNull::from(shard),
-            pages: NonNull::from(shard.page_table()),
             histogram: histogram.clone(),
             _lease: lease,
         }
@@ -115,23 +112,12 @@ impl LocalHistogram {
         }
         let (index, clamped) = self.layout.index_clamped(value);
         let sum = u128::from(value) * u128::from(n);
-        // SAFETY: `shard` points into `histogram`'s per-thread table, whose entries (and
-        // their page tables) live until the histogram's core drops and are only ever
-        // reached through shared references; `histogram` keeps the core alive, and `pages`
-        // is that shard's table. `index` comes from `index_clamped` of the layout the shard
-        // was built with (copied from the same core). (Exact counts, not soundness, also
-        // need one writer thread: the lease keeps the slot this thread's, and `self` is not
-        // `Send`.)
+        // SAFETY: `index` comes from `index_clamped` of the layout the shard was built with
+        // (copied from the same core). (Exact counts, not soundness, also need one writer
+        // thread: the lease keeps the slot this thread's, and `self` is not `Send`.)
         unsafe {
-            self.shard.as_ref().record_run_in(
-                self.pages.as_ref(),
-                index,
-                clamped,
-                value,
-                value,
-                n,
-                sum,
-            );
+            self.shard()
+                .record_run(index, clamped, value, value, n, sum);
         }
     }
 
@@ -145,7 +131,7 @@ impl LocalHistogram {
     /// [`Histogram::record_corrected`] does.
     pub fn record_corrected(&self, value: u64, expected_interval: u64) {
         // SAFETY: `shard()` is `histogram`'s shard of the slot this recorder's lease holds
-        // for the calling thread (see `record_n`).
+        // for the calling thread.
         unsafe {
             self.histogram
                 .core
@@ -165,9 +151,11 @@ impl LocalHistogram {
     }
 
     /// This thread's shard.
+    #[inline]
     fn shard(&self) -> &Shard {
-        // SAFETY: as in `record_n`: the shard lives as long as `histogram`'s core, which
-        // `self` keeps alive, and only shared references to it are ever made.
+        // SAFETY: `shard` points into `histogram`'s per-thread table, whose entries live
+        // until the histogram's core drops and are only ever reached through shared
+        // references; `histogram` keeps the core alive.
         unsafe { self.shard.as_ref() }
     }
 

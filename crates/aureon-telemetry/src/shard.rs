@@ -213,38 +213,10 @@ impl Shard {
         n: u64,
         sum: u128,
     ) {
-        // SAFETY: the same contract.
-        unsafe { self.record_run_in(self.page_table(), index, clamped, lo, hi, n, sum) }
-    }
-
-    /// This shard's page slots, for a recorder that keeps the table's address
-    /// ([`crate::LocalHistogram`]) and passes it to [`Shard::record_run_in`].
-    pub(crate) fn page_table(&self) -> &[AtomicPtr<NarrowPage>] {
-        &self.pages
-    }
-
-    /// [`Shard::record_run`] with the page table given, so that a caller holding its address
-    /// in a register saves loading it from the shard.
-    ///
-    /// # Safety
-    /// As [`Shard::record_run`]; and `pages` must be this shard's [`Shard::page_table`].
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) unsafe fn record_run_in(
-        &self,
-        pages: &[AtomicPtr<NarrowPage>],
-        index: usize,
-        clamped: bool,
-        lo: u64,
-        hi: u64,
-        n: u64,
-        sum: u128,
-    ) {
-        debug_assert!(ptr::eq(pages, &*self.pages));
-        debug_assert!(index / PAGE_LEN < pages.len());
-        // SAFETY: the contract: `index <= highest_index < layout.len`, and `pages` (this
-        // shard's table) has `ceil(layout.len / PAGE_LEN)` entries.
-        let slot = unsafe { pages.get_unchecked(index / PAGE_LEN) };
+        debug_assert!(index / PAGE_LEN < self.pages.len());
+        // SAFETY: `record_run`'s contract: `index <= highest_index < layout.len`, and `pages`
+        // has `ceil(layout.len / PAGE_LEN)` entries.
+        let slot = unsafe { self.pages.get_unchecked(index / PAGE_LEN) };
         // Loaded first so that its latency overlaps the updates below. Relaxed: the owner is
         // the slot's only writer (a previous owner's writes reach it through the slot
         // hand-over's mutex, see `thread_slot`).
