@@ -37,8 +37,8 @@ impl History {
     /// dropping the oldest while the retained snapshots hold more than `max_bytes` of heap
     /// ([`Snapshot::heap_bytes`]) and more than two remain: the two newest are always kept
     /// (the newest alone when `retention` is 1), so the last interval stays visible however
-    /// large one snapshot is. Windows then reach
-    /// back less far than `retention` intervals; [`History::span`] says how far.
+    /// large one snapshot is. Windows then reach back less far than `retention` intervals;
+    /// [`History::span`] says how far.
     pub fn with_pushed_within(
         &self,
         latest: Arc<Snapshot>,

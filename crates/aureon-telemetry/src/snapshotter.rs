@@ -27,8 +27,8 @@ pub struct SnapshotterConfig {
     pub retention: usize,
     /// The most heap the retained snapshots may hold ([`Snapshot::heap_bytes`]): past it the
     /// oldest are dropped, down to the two newest (fewer only if `retention` is 1), so
-    /// windows reach back less far than
-    /// `retention` intervals ([`History::span`] says how far). A snapshot holds about 1 KiB
+    /// windows reach back less far than `retention` intervals ([`History::span`] says how
+    /// far). A snapshot holds about 1 KiB
     /// per occupied page of 256 bins of each histogram (a histogram whose values span five
     /// octaves at 3 significant figures occupies about 20), so a registry of many wide
     /// histograms would otherwise hold `retention` times that.

@@ -20,8 +20,8 @@
 //! "one writer at a time" true for that slot too.
 //!
 //! Leases: a thread's claim on its slot is an `Rc<`[`SlotLease`]`>`. The thread's guard holds
-//! one; a thread-bound recorder ([`crate::LocalHistogram`]) holds a clone, because it writes
-//! its shard without asking for the slot again. The slot goes back to the allocator when the
+//! one; a thread-bound recorder ([`crate::LocalHistogram`], [`crate::LocalCounter`]) holds a
+//! clone, because it writes its shard or cell without asking for the slot again. The slot goes back to the allocator when the
 //! *last* claim drops, so a recorder that outlives the thread's guard (it lives in another
 //! thread-local, destroyed later) never shares its shard with the slot's next owner. `Rc` is
 //! not `Send`, so every claim drops on the thread that holds the slot.
