@@ -77,13 +77,24 @@ impl EncodedRequest {
         self.data_points
     }
 
-    /// The request headers: `Content-Type`, `Content-Encoding` when gzipped, `User-Agent`.
+    /// The request headers: [`EncodedRequest::content_headers`] and `User-Agent`.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut h = vec![("Content-Type", CONTENT_TYPE.to_owned())];
-        if self.gzip {
-            h.push(("Content-Encoding", "gzip".to_owned()));
-        }
+        let mut h: Vec<(&'static str, String)> = self
+            .content_headers()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect();
         h.push(("User-Agent", user_agent()));
+        h
+    }
+
+    /// The headers that describe the body: `Content-Type`, and `Content-Encoding: gzip`
+    /// when gzipped (for a sender that sets its own `User-Agent`).
+    pub fn content_headers(&self) -> Vec<(&'static str, &'static str)> {
+        let mut h = vec![("Content-Type", CONTENT_TYPE)];
+        if self.gzip {
+            h.push(("Content-Encoding", "gzip"));
+        }
         h
     }
 }
@@ -113,6 +124,16 @@ mod tests {
                 .any(|(k, _)| *k == "Content-Encoding")
         );
         assert_eq!(plain.headers()[0], ("Content-Type", CONTENT_TYPE.into()));
+        assert_eq!(
+            gz.content_headers(),
+            vec![("Content-Type", CONTENT_TYPE), ("Content-Encoding", "gzip")]
+        );
+        assert!(
+            plain
+                .headers()
+                .iter()
+                .any(|(k, v)| *k == "User-Agent" && v.starts_with("aureon-otlp/"))
+        );
         assert_eq!(metrics_url("http://h:4318/"), "http://h:4318/v1/metrics");
         assert_eq!(metrics_url("http://h:4318"), "http://h:4318/v1/metrics");
     }
