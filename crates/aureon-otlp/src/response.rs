@@ -233,4 +233,37 @@ mod tests {
         assert_eq!(error_message(&status).as_deref(), Some("invalid metric"));
         assert_eq!(error_message(b"plain text error"), None);
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let good = proto::ExportMetricsServiceResponse {
+            partial_success: Some(proto::ExportMetricsPartialSuccess {
+                rejected_data_points: 7,
+                error_message: "seven".into(),
+            }),
+        }
+        .encode_to_vec();
+        for round in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 64) as usize;
+            // Half random bytes, half a valid body with one byte flipped or cut short.
+            let body: Vec<u8> = if round % 2 == 0 {
+                (0..len)
+                    .map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8)
+                    .collect()
+            } else {
+                let mut b = good.clone();
+                let i = (x as usize) % b.len();
+                b[i] ^= (x >> 8) as u8 | 1;
+                b.truncate(len.max(i));
+                b
+            };
+            let _ = decode_success(&body);
+            let _ = error_message(&body);
+            let _ = parse_retry_after(&String::from_utf8_lossy(&body), SystemTime::UNIX_EPOCH);
+        }
+    }
 }

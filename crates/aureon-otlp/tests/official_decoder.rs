@@ -588,3 +588,31 @@ fn empty_registries_and_histograms_encode_validly() {
         Some(any_value::Value::StringValue(_))
     ));
 }
+
+#[test]
+fn extreme_values_encode_exactly_where_f64_can() {
+    let registry = Registry::new();
+    let config = HistogramConfig {
+        highest_trackable: u64::MAX,
+        ..HistogramConfig::default()
+    };
+    let h = registry
+        .try_histogram_with_config("extreme", &[], config)
+        .unwrap();
+    let raw = [1u64, 1 << 40, u64::MAX / 2, u64::MAX - 1, u64::MAX];
+    for v in raw {
+        h.record(v);
+    }
+    let encoded = encoder(Temporality::Cumulative, true, UNIX_EPOCH)
+        .encode(&registry.snapshot(), None)
+        .unwrap();
+    let metrics = metrics(&decode(encoded.body(), true));
+    let p = histogram_point(&metrics, "extreme");
+    assert_eq!(p.count, 5);
+    assert_eq!((p.min, p.max), (Some(1.0), Some(u64::MAX as f64)));
+    let sum: u128 = raw.iter().map(|&v| u128::from(v)).sum();
+    assert_eq!(p.sum, Some(sum as f64));
+    let (zero, reference) = reference_buckets(&config, &raw, p.scale);
+    assert_eq!((p.zero_count, exported_buckets(p)), (zero, reference));
+    assert!(p.positive.as_ref().unwrap().bucket_counts.len() <= 160);
+}
