@@ -44,9 +44,12 @@ fn rotel_binary() -> Option<PathBuf> {
         return Some(bin);
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let venv = std::env::var_os("ROTEL_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/rotel-venv"));
+    // As scripts/ensure-rotel.sh resolves it: relative to the repository root.
+    let venv = root.join(
+        std::env::var_os("ROTEL_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target/rotel-venv")),
+    );
     let found = std::fs::read_dir(venv.join("lib"))
         .into_iter()
         .flatten()
