@@ -28,10 +28,26 @@ if [ -n "$agent" ] && [ -x "$agent" ] && [ -f "$VENV/.rotel-$VERSION" ]; then
   exit 0
 fi
 
-command -v python3 >/dev/null || { say "python3 is missing (Debian: apt-get install python3 python3-venv)"; exit 1; }
+apt_install() {
+  local SUDO=()
+  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  command -v apt-get >/dev/null || return 1
+  say "running: apt-get install -y --no-install-recommends $*"
+  "${SUDO[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v python3 >/dev/null; then
+  say "python3 is missing; installing Debian's python3 and python3-venv"
+  apt_install python3 python3-venv || { say "install python3 with the venv module, then run again"; exit 1; }
+fi
 if [ ! -x "$VENV/bin/pip" ]; then
   say "creating the virtual environment $VENV"
-  python3 -m venv "$VENV" || { say "python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
+  rm -rf "$VENV"
+  if ! python3 -m venv "$VENV"; then
+    say "python3 -m venv failed; installing Debian's python3-venv"
+    rm -rf "$VENV"
+    apt_install python3-venv && python3 -m venv "$VENV" || { say "python3 -m venv still fails: install the venv module, then run again"; exit 1; }
+  fi
 fi
 say "running: $VENV/bin/pip install --pre rotel==$VERSION"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check --pre "rotel==$VERSION" >&2
