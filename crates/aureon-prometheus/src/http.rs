@@ -44,6 +44,10 @@
 //! [`Snapshotter`]: aureon_telemetry::Snapshotter
 
 mod config;
+// The fuzz targets' entry point into the real request path (see the module docs).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gzip;
 mod health;
 mod routes;

@@ -117,13 +117,18 @@ fn is_per_connection(e: &io::Error) -> bool {
 
 /// Serves one connection (keep-alive, any number of requests) until the client closes it,
 /// a timeout closes it, its lifetime ends or the server stops.
-async fn serve(
-    stream: TcpStream,
+///
+/// Generic over the byte stream so that the fuzz entry point ([`super::fuzzing`]) drives this
+/// very function over an in-memory pipe; the server only ever passes a `TcpStream`.
+pub(super) async fn serve<S>(
+    stream: S,
     endpoint: Arc<Endpoint>,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |req| {
         let endpoint = Arc::clone(&endpoint);
         async move { endpoint.handle(req).await }
