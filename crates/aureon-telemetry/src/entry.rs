@@ -1,6 +1,6 @@
-//! What the registry's map holds for one key: the metric itself while the series is live, or
-//! only a weak reference to it once idle expiry has taken the series out of snapshots while a
-//! handle still refers to it.
+//! What the registry's map holds for one key: the metric while the series is live, and still
+//! the metric (with the value it expired at) once idle expiry has taken the series out of
+//! snapshots while a handle refers to it.
 //!
 //! The states and who moves an entry between them (always under the key's map lock, through
 //! `ConcurrentMap::update`):
@@ -11,9 +11,14 @@
 //! | live | absent (freed) | expiry pass | idle for the timeout and the map holds the only reference |
 //! | live | dormant | expiry pass | idle for the timeout, but a handle still refers to it |
 //! | dormant | live (same metric) | expiry pass | a record changed its value since it went dormant |
-//! | dormant | live (same metric) | registration | the key is asked for again while a handle lives |
-//! | dormant | absent (freed) | expiry pass | the last handle was dropped |
-//! | dormant | live (new metric) | registration | the key is asked for again after the last handle was dropped |
+//! | dormant | live (same metric) | registration | the key is asked for again |
+//! | dormant | absent (freed) | expiry pass | the map holds the only reference, and the value is still the one it expired at |
+//!
+//! A dormant entry holds a *strong* reference, not a weak one: a handle that records and is
+//! then dropped between two passes leaves its record in a core the map still owns, so the
+//! next pass sees the value move and brings the series back instead of freeing the record
+//! with the core. Freeing happens only under the key's map lock with a reference count of
+//! one (no handle exists, and none can be made meanwhile), after re-reading the value.
 //!
 //! The argument that no record is lost across these moves is in `docs/concurrency.md`
 //! ("Idle expiry").
@@ -23,7 +28,7 @@ use crate::error::MetricKind;
 use crate::gauge::GaugeCore;
 use crate::histogram::HistogramCore;
 use crate::snapshot::MetricValue;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// A registered metric (a strong reference to its core).
@@ -61,55 +66,13 @@ impl Metric {
         }
     }
 
-    /// How many references to the core exist (the map's own included).
+    /// How many references to the core exist (the map's own included). A reading of one,
+    /// made under the key's map lock, is final: no handle exists and none can be made.
     pub(crate) fn strong_count(&self) -> usize {
         match self {
             Metric::Counter(c) => Arc::strong_count(c),
             Metric::Gauge(g) => Arc::strong_count(g),
             Metric::Histogram(h) => Arc::strong_count(h),
-        }
-    }
-
-    pub(crate) fn downgrade(&self) -> WeakMetric {
-        match self {
-            Metric::Counter(c) => WeakMetric::Counter(Arc::downgrade(c)),
-            Metric::Gauge(g) => WeakMetric::Gauge(Arc::downgrade(g)),
-            Metric::Histogram(h) => WeakMetric::Histogram(Arc::downgrade(h)),
-        }
-    }
-}
-
-/// A metric that only handles keep alive.
-#[derive(Clone)]
-pub(crate) enum WeakMetric {
-    Counter(Weak<CounterCore>),
-    Gauge(Weak<GaugeCore>),
-    Histogram(Weak<HistogramCore>),
-}
-
-impl WeakMetric {
-    pub(crate) fn upgrade(&self) -> Option<Metric> {
-        match self {
-            WeakMetric::Counter(c) => c.upgrade().map(Metric::Counter),
-            WeakMetric::Gauge(g) => g.upgrade().map(Metric::Gauge),
-            WeakMetric::Histogram(h) => h.upgrade().map(Metric::Histogram),
-        }
-    }
-
-    /// Whether the last handle is gone (then it never comes back).
-    pub(crate) fn is_dead(&self) -> bool {
-        match self {
-            WeakMetric::Counter(c) => c.strong_count() == 0,
-            WeakMetric::Gauge(g) => g.strong_count() == 0,
-            WeakMetric::Histogram(h) => h.strong_count() == 0,
-        }
-    }
-
-    pub(crate) fn addr(&self) -> usize {
-        match self {
-            WeakMetric::Counter(c) => c.as_ptr() as usize,
-            WeakMetric::Gauge(g) => g.as_ptr() as usize,
-            WeakMetric::Histogram(h) => h.as_ptr() as usize,
         }
     }
 }
@@ -121,10 +84,7 @@ pub(crate) enum State {
     Live(Metric),
     /// Expired: in no snapshot until a record changes its value from `fingerprint` (the value
     /// the expiring snapshot read) or the key is registered again.
-    Dormant {
-        metric: WeakMetric,
-        fingerprint: u64,
-    },
+    Dormant { metric: Metric, fingerprint: u64 },
 }
 
 /// The map's value for one key.

@@ -12,12 +12,12 @@
 //!    into after it expired: it is planned for revival and is in this snapshot.
 //! 2. **Apply** each plan under the key's map lock, after dropping the clones read in step 1
 //!    (so that reference counts mean what they say): an idle entry whose metric nobody else
-//!    references is removed (freed), one still referenced by a handle turns dormant with the
-//!    value read in step 1 as its fingerprint. A plan whose entry changed meanwhile (revived
-//!    or replaced by a registration) is skipped.
+//!    references is removed (freed) if its value is still the one step 1 read; one still
+//!    referenced by a handle turns dormant with the value read in step 1 as its fingerprint. A
+//!    plan whose entry changed meanwhile (revived or replaced by a registration) is skipped.
 //!
 //! Why no record is lost: a record on a held handle lands in the core, which a dormant entry
-//! still reaches. If step 1 read the value after the record, the series was not idle; if
+//! still holds. If step 1 read the value after the record, the series was not idle; if
 //! before, the fingerprint (that value) differs from every later reading, so the next pass
 //! revives the series, whose totals then include the record. The fingerprint must be the
 //! value *the snapshot read*, not one read at apply time: a record between the two would
@@ -25,7 +25,10 @@
 //! `record_racing_expiry_reaches_a_later_snapshot`, mutation M23). An entry is freed only
 //! under its map lock with a reference count of one (the map's): no handle exists, and none
 //! can be made meanwhile, since handles come from the map (under that lock) or from other
-//! handles.
+//! handles. The value is read once more there, after an acquire fence that pairs with the
+//! release decrement of the last handle's drop: a record made before that drop is seen, and
+//! a value that moved since step 1 keeps the entry (live, or made live), so that the next
+//! pass exports it.
 
 use crate::entry::{Entry, Metric, State, fingerprint};
 use crate::key::MetricKey;
@@ -59,8 +62,9 @@ pub(crate) enum Verdict {
     Keep(MetricValue),
     /// Not in the snapshot: idle for the timeout. `fingerprint` is the value just read.
     Expire { addr: usize, fingerprint: u64 },
-    /// Not in the snapshot: a dormant entry whose last handle is gone.
-    Free,
+    /// Not in the snapshot: a dormant entry, unchanged, that no handle seemed to refer to
+    /// (step 2 checks again under the lock).
+    Free { fingerprint: u64 },
     /// In the snapshot with this value: a dormant entry that was recorded into.
     Revive(Metric, MetricValue),
     /// Not in the snapshot, nothing to change: a dormant entry nobody recorded into.
@@ -137,25 +141,25 @@ impl IdleTable {
             State::Dormant {
                 metric,
                 fingerprint: expired_at,
-            } => match metric.upgrade() {
-                None => Verdict::Free,
-                Some(metric) => {
-                    let value = metric.read(rotate_exemplars);
-                    let fp = fingerprint(&value);
-                    if fp == *expired_at {
-                        Verdict::StayDormant
-                    } else {
-                        self.seen.insert(
-                            key.clone(),
-                            Seen {
-                                fingerprint: fp,
-                                since: now,
-                            },
-                        );
-                        Verdict::Revive(metric, value)
-                    }
+            } => {
+                let value = metric.read(rotate_exemplars);
+                let fp = fingerprint(&value);
+                if fp != *expired_at {
+                    self.seen.insert(
+                        key.clone(),
+                        Seen {
+                            fingerprint: fp,
+                            since: now,
+                        },
+                    );
+                    Verdict::Revive(metric.clone(), value)
+                } else if metric.strong_count() <= 2 {
+                    // The map's reference and `entry`'s (a clone step 1 holds): no handle.
+                    Verdict::Free { fingerprint: fp }
+                } else {
+                    Verdict::StayDormant
                 }
-            },
+            }
         }
     }
 
@@ -189,11 +193,19 @@ pub(crate) fn apply_expire(
         Some(entry) => match &entry.state {
             State::Live(metric) if metric.addr() == addr => {
                 if metric.strong_count() == 1 {
-                    let counted = entry.counted;
-                    (Change::Remove, Applied::Freed { counted })
+                    if unchanged_without_handles(metric, fingerprint) {
+                        let counted = entry.counted;
+                        (Change::Remove, Applied::Freed { counted })
+                    } else {
+                        // Recorded into after step 1 by a handle since dropped: stays live,
+                        // and the next snapshot has the record.
+                        (Change::Keep, Applied::Skipped)
+                    }
                 } else {
+                    // The fingerprint is the value step 1 read (and left out of the snapshot),
+                    // never one read now: see the module docs.
                     entry.state = State::Dormant {
-                        metric: metric.downgrade(),
+                        metric: metric.clone(),
                         fingerprint,
                     };
                     (Change::Keep, Applied::Dormant)
@@ -205,15 +217,37 @@ pub(crate) fn apply_expire(
     })
 }
 
-/// Step 2 for one key: free a dormant entry whose last handle is gone.
-pub(crate) fn apply_free(metrics: &ConcurrentMap<MetricKey, Entry>, key: &MetricKey) -> Applied {
+/// Step 2 for one key: free a dormant entry that no handle refers to any more, unless a
+/// record moved its value from `fingerprint` (then it is live again, for the next snapshot).
+pub(crate) fn apply_free(
+    metrics: &ConcurrentMap<MetricKey, Entry>,
+    key: &MetricKey,
+    fingerprint: u64,
+) -> Applied {
     metrics.update(key.clone(), |slot| match slot {
-        Some(entry) if matches!(&entry.state, State::Dormant { metric, .. } if metric.is_dead()) => {
-            let counted = entry.counted;
-            (Change::Remove, Applied::Freed { counted })
-        }
-        _ => (Change::Keep, Applied::Skipped),
+        Some(entry) => match &entry.state {
+            State::Dormant { metric, .. } if metric.strong_count() == 1 => {
+                if unchanged_without_handles(metric, fingerprint) {
+                    let counted = entry.counted;
+                    (Change::Remove, Applied::Freed { counted })
+                } else {
+                    entry.state = State::Live(metric.clone());
+                    (Change::Keep, Applied::Revived)
+                }
+            }
+            _ => (Change::Keep, Applied::Skipped),
+        },
+        None => (Change::Keep, Applied::Skipped),
     })
+}
+
+/// Whether `metric`, which only the map references (its count read as one under the key's
+/// map lock), still has the value `fingerprint`. The acquire fence pairs with the release
+/// decrement of the last handle's drop (the count was read after it), so every record made
+/// through that handle is visible to this read.
+fn unchanged_without_handles(metric: &Metric, fingerprint: u64) -> bool {
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+    crate::entry::fingerprint(&metric.read(false)) == fingerprint
 }
 
 /// Step 2 for one key: make a dormant entry live again with its own metric.
@@ -224,7 +258,7 @@ pub(crate) fn apply_revive(
 ) -> Applied {
     metrics.update(key.clone(), |slot| match slot {
         Some(entry) => match &entry.state {
-            State::Dormant { metric: weak, .. } if weak.addr() == metric.addr() => {
+            State::Dormant { metric: held, .. } if held.addr() == metric.addr() => {
                 entry.state = State::Live(metric.clone());
                 (Change::Keep, Applied::Revived)
             }

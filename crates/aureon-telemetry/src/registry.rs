@@ -224,27 +224,13 @@ impl Registry {
             _ => inner.metrics.update(key.clone(), |slot| match slot {
                 Some(entry) => match &entry.state {
                     State::Live(m) => (Change::Keep, Ok(m.clone())),
-                    // Expired while a handle still refers to it: the same metric comes back,
-                    // totals continuing.
-                    State::Dormant { metric, .. } => match metric.upgrade() {
-                        Some(m) => {
-                            entry.state = State::Live(m.clone());
-                            (Change::Keep, Ok(m))
-                        }
-                        // Freed in all but name: a new metric takes the entry (and its place
-                        // under the cap), starting from zero with a new creation time.
-                        None => match self.family(&key, kind, config) {
-                            Ok(_) => {
-                                let fresh = Entry::live(make(), entry.counted);
-                                let m = match &fresh.state {
-                                    State::Live(m) => m.clone(),
-                                    State::Dormant { .. } => unreachable!("made live"),
-                                };
-                                (Change::Put(fresh), Ok(m))
-                            }
-                            Err(e) => (Change::Keep, Err(e)),
-                        },
-                    },
+                    // Expired but not freed (a handle refers to it, or a pass has yet to free
+                    // it): the same metric comes back, totals continuing.
+                    State::Dormant { metric, .. } => {
+                        let m = metric.clone();
+                        entry.state = State::Live(m.clone());
+                        (Change::Keep, Ok(m))
+                    }
                 },
                 None => match self.new_label_set(&key, kind, config, capped) {
                     Ok(()) => {
@@ -556,7 +542,7 @@ impl Registry {
                 Verdict::Expire { addr, fingerprint } => {
                     plans.push((key, Plan::Expire { addr, fingerprint }));
                 }
-                Verdict::Free => plans.push((key, Plan::Free)),
+                Verdict::Free { fingerprint } => plans.push((key, Plan::Free { fingerprint })),
                 Verdict::StayDormant => {}
             }
         }
@@ -568,7 +554,9 @@ impl Registry {
                 Plan::Expire { addr, fingerprint } => {
                     expiry::apply_expire(&inner.metrics, &key, *addr, *fingerprint)
                 }
-                Plan::Free => expiry::apply_free(&inner.metrics, &key),
+                Plan::Free { fingerprint } => {
+                    expiry::apply_free(&inner.metrics, &key, *fingerprint)
+                }
                 Plan::Revive(metric) => expiry::apply_revive(&inner.metrics, &key, metric),
             };
             match applied {
@@ -604,7 +592,7 @@ impl Registry {
 /// What step 2 of the expiry pass does to one key.
 enum Plan {
     Expire { addr: usize, fingerprint: u64 },
-    Free,
+    Free { fingerprint: u64 },
     Revive(Metric),
 }
 

@@ -224,3 +224,71 @@ fn records_racing_expiry_are_never_lost() {
     }
     assert!(expiries_seen > 0, "the test must exercise expiry");
 }
+
+/// Handles that record once and are dropped, racing passes that expire and free the series:
+/// a record made just before its handle's drop, while a pass was deciding to free the
+/// series, must still reach a snapshot before the series is freed. Every incarnation of the
+/// series (a freed series starts again from zero with a new creation time) is exported up to
+/// its final value, so the sum of those values over the run equals the records made.
+#[test]
+fn records_on_handles_dropped_during_a_pass_reach_a_snapshot_before_the_series_is_freed() {
+    let r = eager();
+    let stop = Arc::new(AtomicBool::new(false));
+    const THREADS: u64 = 2;
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (r, stop) = (r.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let c = r.counter("churn_total");
+                    c.increment(1);
+                    drop(c);
+                    n += 1;
+                    if n.is_multiple_of(16) {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    // (created, last value) of the incarnation being watched, and the finished ones' sum.
+    let mut current: Option<(std::time::SystemTime, u64)> = None;
+    let mut finished = 0u64;
+    let mut incarnations = 0u64;
+    let mut watch = |snap: &aureon_telemetry::Snapshot| {
+        let Some(v) = snap.counter("churn_total") else {
+            return;
+        };
+        let created = snap.created_with("churn_total", &[]).expect("created time");
+        match current {
+            Some((c, last)) if c == created => {
+                assert!(v >= last, "an incarnation went back: {last} -> {v}");
+                current = Some((c, v));
+            }
+            _ => {
+                if let Some((_, last)) = current {
+                    finished += last;
+                }
+                incarnations += 1;
+                current = Some((created, v));
+            }
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < deadline {
+        watch(&r.snapshot());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let recorded: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    // Passes until the series is gone for good: its final value is exported on the way.
+    for _ in 0..4 {
+        watch(&r.snapshot());
+    }
+    assert_eq!(r.snapshot().counter("churn_total"), None);
+    assert!(r.is_empty(), "the last incarnation was freed");
+    let exported = finished + current.map_or(0, |(_, v)| v);
+    assert_eq!(exported, recorded, "over {incarnations} incarnations");
+    assert!(incarnations > 1, "the series was freed and created again during the run");
+}
