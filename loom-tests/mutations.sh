@@ -19,7 +19,9 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 
 # id @ file @ perl substitution @ model @ what it breaks. A model written `unit:<path>` is a unit
 # test of aureon-telemetry, run without loom (for what loom cannot order: thread-local
-# destructors).
+# destructors); `itest:<file>:<name>` one of its integration tests (tests/<file>.rs), for what
+# loom cannot see (std::sync::Arc's own fences: the last handle's drop on another thread). An
+# itest that hunts a race catches its mutation with high probability, not certainty.
 MUTATIONS=(
   "M1@crates/aureon-telemetry/src/shard.rs@s/slot\.store\(page, Ordering::Release\)/slot.store(page, Ordering::Relaxed)/@page_allocation_races_reader@page pointer published Relaxed instead of Release"
   "M2@crates/aureon-telemetry/src/shard.rs@s/cell\.store\(new, Ordering::Release\)/cell.store(new, Ordering::Relaxed)/g@shard_record_while_snapshot@bin count stored Relaxed instead of Release"
@@ -33,7 +35,7 @@ MUTATIONS=(
   "M10@crates/aureon-telemetry/src/exemplar.rs@s/\n\s*slot\.seq\.store\(seq \+ 1, Ordering::Relaxed\);//@exemplar_seqlock_never_tears@exemplar seqlock: odd store before the data removed"
   "M11@crates/aureon-telemetry/src/snapshotter.rs@s/let _serial = lock\(&self\.tick_lock\);//@snapshotter_publishes_complete_histories@ticks no longer serialised by tick_lock"
   "M12@crates/aureon-telemetry/src/snapshotter.rs@s/\*lock\(&self\.stop\) = true;\n(\s*)self\.wake\.notify_all\(\);/self.wake.notify_all();\n\$1*lock(&self.stop) = true;/@snapshotter_shutdown_is_prompt@shutdown notifies before setting the flag"
-  "M13@crates/aureon-telemetry/src/sync.rs@s/let v = make\(\)\?;\n(\s*)map\.insert\(key, v\.clone\(\)\);/drop(map);\n\$1let v = make()?;\n\$1super::lock(&self.0).insert(key, v.clone());/@racing_get_or_create_yields_one_metric@registry get-or-create split into lookup, then insert"
+  "M13@crates/aureon-telemetry/src/sync.rs@s/let v = make\(\)\?;\n(\s*)map\.insert\(key, v\.clone\(\)\);/drop(map);\n\$1let v = make()?;\n\$1super::lock(self.shard(\&key)).insert(key, v.clone());/@racing_registrations_respect_label_cap_and_kind@name family get-or-create split into lookup, then insert (two kinds for one name)"
   "M14@crates/aureon-telemetry/src/gauge.rs@s/let _ = self\s*\.core\s*\.bits\s*\.fetch_update\(Ordering::Relaxed, Ordering::Relaxed, \|b\| \{\s*Some\(\(f64::from_bits\(b\) \+ delta\)\.to_bits\(\)\)\s*\}\);/let b = self.core.bits.load(Ordering::Relaxed);\n        self.core.bits.store((f64::from_bits(b) + delta).to_bits(), Ordering::Relaxed);/s@gauge_adds_are_atomic@gauge add as load + store instead of a CAS loop"
   "M15@crates/aureon-node/src/production_monitoring/throughput_tracker/ring.rs@s/\n\s*slot\.epoch\.store\(ROLLING, Ordering::Relaxed\);//@throughput_window_roll_over_never_mixes_buckets@throughput roll-over: ROLLING marker store removed"
   "M16@crates/aureon-node/src/production_monitoring/throughput_tracker/ring.rs@s/slot\.count\.store\(n, Ordering::Release\)/slot.count.store(n, Ordering::Relaxed)/@throughput_window_roll_over_never_mixes_buckets@throughput roll-over: new count stored Relaxed instead of Release"
@@ -43,6 +45,9 @@ MUTATIONS=(
   "M20@crates/aureon-telemetry/src/shard.rs@s/(if i == bin \{\s*)count\.saturating_add\(n\)/\${1}n/s@page_widening_keeps_counts@widening drops the overflowing bin's old count"
   "M21@crates/aureon-telemetry/src/shard.rs@s/counts\[bin\] \}, n, Ordering::Release\)/counts[bin] }, n, Ordering::Relaxed)/g@page_widening_keeps_counts@wide page's bin count stored Relaxed instead of Release"
   "M22@crates/aureon-telemetry/src/thread_slot.rs@s/\n(\s*)drop\(lease\);/\n\$1lock(\&ALLOCATOR).free.push(Reverse(lease.id()));\n\$1std::mem::forget(lease);/@unit:local::tests::a_local_recorder_keeps_its_slot_after_the_threads_guard_is_gone@exiting thread gives its slot back while a local recorder still holds it"
+  "M23@crates/aureon-telemetry/src/expiry.rs@s/metric: metric\.clone\(\),\n(\s*)fingerprint,\n/metric: metric.clone(),\n\$1fingerprint: crate::entry::fingerprint(\&metric.read(false)),\n/@record_racing_expiry_reaches_a_later_snapshot@expiry: dormant fingerprint read at apply time instead of the snapshot's value"
+  "M24@crates/aureon-telemetry/src/expiry.rs@s/if unchanged_without_handles\(metric, fingerprint\) \{/if true {/g@itest:expiry:records_on_handles_dropped_during_a_pass_reach_a_snapshot_before_the_series_is_freed@expiry: a series without handles freed without re-reading its value (a record just before the last drop is lost)"
+  "M25@crates/aureon-telemetry/src/sync.rs@s/let mut map = super::lock\(self\.shard\(&key\)\);\n(\s*)let \(change, r\) = f\(map\.get_mut\(&key\)\);/let mut snapshot = super::lock(self.shard(\&key)).get(\&key).cloned();\n\$1let (change, r) = f(snapshot.as_mut());\n\$1let mut map = super::lock(self.shard(\&key));/@racing_get_or_create_yields_one_metric@registry update split into a read, then a locked write"
 )
 
 want=("$@")
@@ -78,7 +83,11 @@ for m in "${MUTATIONS[@]}"; do
     continue
   fi
   log="$MUT_DIR/$id.log"
-  if [[ "$model" == unit:* ]]; then
+  if [[ "$model" == itest:* ]]; then
+    spec="${model#itest:}"
+    (cd "$MUT_DIR/ws" && RUSTFLAGS="" CARGO_TARGET_DIR="$MUT_DIR/target-unit" \
+      cargo test -p aureon-telemetry --test "${spec%%:*}" -- --exact "${spec#*:}") >"$log" 2>&1
+  elif [[ "$model" == unit:* ]]; then
     (cd "$MUT_DIR/ws" && RUSTFLAGS="" CARGO_TARGET_DIR="$MUT_DIR/target-unit" \
       cargo test -p aureon-telemetry --lib -- --exact "${model#unit:}") >"$log" 2>&1
   else

@@ -40,6 +40,8 @@ mod counter;
 #[cfg(all(test, aureon_loom))]
 mod exemplar;
 #[cfg(all(test, aureon_loom))]
+mod expiry;
+#[cfg(all(test, aureon_loom))]
 mod per_thread;
 #[cfg(all(test, aureon_loom))]
 mod registry;

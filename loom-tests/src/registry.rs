@@ -1,10 +1,10 @@
 //! The registry (crates/aureon-telemetry/src/registry.rs): get-or-create of a key, and the
 //! per-name cap on label sets, under racing registrations.
 //!
-//! Under loom the map is the shim's mutex stand-in for `dashmap` with the same atomic
-//! get-or-insert contract; these models check the registry's protocol around that contract
-//! (lookup first, create inside the insert's critical section, cap counted there), not
-//! dashmap's internals.
+//! Under loom the map is the shim's two-shard mutex stand-in for `dashmap` with the same
+//! atomic get-or-insert and update contract; these models check the registry's protocol
+//! around that contract (lookup first, create inside the key's critical section, the name's
+//! family created atomically across shards, the cap counted there), not dashmap's internals.
 
 use crate::support::{join_all, model};
 use aureon_telemetry::{MetricError, MetricKind, Registry};
@@ -44,7 +44,9 @@ fn racing_registrations_respect_label_cap_and_kind() {
             thread::spawn(move || f(&r))
         };
         let a = spawn(|r| r.try_counter("jobs", &[("queue", "a")]).map(drop));
-        let b = spawn(|r| r.try_counter("jobs", &[("queue", "b")]).map(drop));
+        // "a" and "d" land in different shards of the loom map (as label sets of one name
+        // may in dashmap's), so their registrations race to create the name's family.
+        let b = spawn(|r| r.try_counter("jobs", &[("queue", "d")]).map(drop));
         let g = spawn(|r| r.try_gauge("jobs", &[("queue", "a")]).map(drop));
         let results = join_all([a, b, g]);
         let wins = results.iter().filter(|r| r.is_ok()).count();

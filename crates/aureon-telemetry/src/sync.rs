@@ -204,24 +204,35 @@ pub(crate) enum Change<V> {
 mod map {
     use loom::sync::Mutex;
     use std::collections::HashMap;
-    use std::hash::Hash;
+    use std::hash::{DefaultHasher, Hash, Hasher};
 
-    /// Loom stand-in for `dashmap`: the same atomic get-or-insert on one loom mutex.
-    pub(crate) struct ConcurrentMap<K, V>(Mutex<HashMap<K, V>>);
+    /// Loom stand-in for `dashmap`: the same contract on two loom mutexes, one per shard.
+    /// Two shards, not one, because dashmap's are independent: operations on keys in
+    /// different shards run concurrently, and a protocol must not rely on one lock ordering
+    /// them (the registry's name families are created under the *metric* key's shard lock,
+    /// so two label sets of one name in different shards race to create the family).
+    pub(crate) struct ConcurrentMap<K, V>([Mutex<HashMap<K, V>>; 2]);
 
     impl<K: Eq + Hash, V: Clone> ConcurrentMap<K, V> {
         pub(crate) fn new() -> Self {
-            Self(Mutex::new(HashMap::new()))
+            Self([Mutex::new(HashMap::new()), Mutex::new(HashMap::new())])
+        }
+        /// The key's shard (a fixed hash, so the same key lands in the same shard in every
+        /// execution loom explores).
+        fn shard(&self, key: &K) -> &Mutex<HashMap<K, V>> {
+            let mut h = DefaultHasher::new();
+            key.hash(&mut h);
+            &self.0[(h.finish() & 1) as usize]
         }
         pub(crate) fn get(&self, key: &K) -> Option<V> {
-            super::lock(&self.0).get(key).cloned()
+            super::lock(self.shard(key)).get(key).cloned()
         }
         pub(crate) fn get_or_try_insert<E>(
             &self,
             key: K,
             make: impl FnOnce() -> Result<V, E>,
         ) -> Result<V, E> {
-            let mut map = super::lock(&self.0);
+            let mut map = super::lock(self.shard(&key));
             if let Some(v) = map.get(&key) {
                 return Ok(v.clone());
             }
@@ -233,20 +244,25 @@ mod map {
         where
             K: Clone,
         {
-            super::lock(&self.0)
+            self.0
                 .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .flat_map(|shard| {
+                    super::lock(shard)
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<Vec<_>>()
+                })
                 .collect()
         }
         pub(crate) fn insert(&self, key: K, value: V) {
-            super::lock(&self.0).insert(key, value);
+            super::lock(self.shard(&key)).insert(key, value);
         }
         pub(crate) fn update<R>(
             &self,
             key: K,
             f: impl FnOnce(Option<&mut V>) -> (super::Change<V>, R),
         ) -> R {
-            let mut map = super::lock(&self.0);
+            let mut map = super::lock(self.shard(&key));
             let (change, r) = f(map.get_mut(&key));
             let removed = match change {
                 super::Change::Keep => None,
@@ -258,10 +274,12 @@ mod map {
             r
         }
         pub(crate) fn shrink_to_fit(&self) {
-            super::lock(&self.0).shrink_to_fit();
+            self.0
+                .iter()
+                .for_each(|shard| super::lock(shard).shrink_to_fit());
         }
         pub(crate) fn len(&self) -> usize {
-            super::lock(&self.0).len()
+            self.0.iter().map(|shard| super::lock(shard).len()).sum()
         }
     }
 }

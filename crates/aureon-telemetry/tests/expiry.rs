@@ -290,5 +290,8 @@ fn records_on_handles_dropped_during_a_pass_reach_a_snapshot_before_the_series_i
     assert!(r.is_empty(), "the last incarnation was freed");
     let exported = finished + current.map_or(0, |(_, v)| v);
     assert_eq!(exported, recorded, "over {incarnations} incarnations");
-    assert!(incarnations > 1, "the series was freed and created again during the run");
+    assert!(
+        incarnations > 1,
+        "the series was freed and created again during the run"
+    );
 }
