@@ -5,11 +5,16 @@
 //! call. Without this cache each call would map the names, build a registry key (several
 //! allocations) and wrap a new handle; with it, a repeated key costs a read-locked lookup
 //! keyed by the hash the `metrics` key already carries, and a reference-count increment: the
-//! same work `metrics-exporter-prometheus`'s registry does. Entries are never removed, like the
-//! registry's metrics (the registry's label-set cap bounds both).
+//! same work `metrics-exporter-prometheus`'s registry does. The registry's label-set cap bounds
+//! the cache (refused keys are not cached); with idle expiry on, the recorder drops the
+//! entries of expired series ([`HandleCache::forget`], from the registry's
+//! `on_expiry` listener), so that their memory can be freed. Each entry keeps the registry key
+//! it maps to for that.
 
+use aureon_telemetry::MetricKey;
 use dashmap::DashMap;
 use metrics::Key;
+use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Passes `metrics::Key`'s precomputed hash through: `Key`'s `Hash` writes exactly one `u64`,
@@ -34,9 +39,9 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// One facade handle per `metrics::Key`.
+/// One facade handle per `metrics::Key`, with the registry key it maps to.
 pub(crate) struct HandleCache<H> {
-    map: DashMap<Key, H, BuildHasherDefault<KeyHasher>>,
+    map: DashMap<Key, (H, MetricKey), BuildHasherDefault<KeyHasher>>,
 }
 
 impl<H: Clone> HandleCache<H> {
@@ -46,20 +51,38 @@ impl<H: Clone> HandleCache<H> {
         }
     }
 
-    /// The handle of `key`, made by `make` the first time. `make` also says whether the
-    /// registry accepted the metric: a refused one is not cached, so keys past the registry's
-    /// label-set cap cannot grow the cache either (each such call is refused and counted
-    /// again, as the registry does). Two threads racing on a new key may both run `make`; both
-    /// wrap the same registry metric, and the first stored is kept.
+    /// The handle of `key`, made by `make` the first time. `make` also returns the registry
+    /// key of the metric if the registry accepted it under that key: one it did not (refused,
+    /// or sent to the name's overflow series past the label-set cap) is not cached, so such
+    /// keys cannot grow the cache (each such call goes to the registry again, which counts
+    /// it). Two threads racing on a new key may both run `make`; both wrap the same registry
+    /// metric, and the first stored is kept.
     #[inline]
-    pub(crate) fn get_or_make(&self, key: &Key, make: impl FnOnce() -> (H, bool)) -> H {
-        if let Some(handle) = self.map.get(key) {
-            return handle.clone();
+    pub(crate) fn get_or_make(
+        &self,
+        key: &Key,
+        make: impl FnOnce() -> (H, Option<MetricKey>),
+    ) -> H {
+        if let Some(entry) = self.map.get(key) {
+            return entry.0.clone();
         }
         match make() {
-            (made, true) => self.map.entry(key.clone()).or_insert(made).clone(),
-            (made, false) => made,
+            (made, Some(registered)) => self
+                .map
+                .entry(key.clone())
+                .or_insert((made, registered))
+                .0
+                .clone(),
+            (made, None) => made,
         }
+    }
+
+    /// Drops the handles of the registry keys in `expired`. A handle dropped while its series
+    /// comes back is harmless: the next call finds the same metric in the registry again.
+    /// One pass over the cache per expiry event (never per record).
+    pub(crate) fn forget(&self, expired: &HashSet<&MetricKey>) {
+        self.map
+            .retain(|_, (_, registered)| !expired.contains(registered));
     }
 
     /// Number of cached handles.
@@ -81,13 +104,20 @@ mod tests {
         assert_eq!(hash, key.get_hash());
     }
 
+    fn registered(name: &str) -> Option<MetricKey> {
+        Some(MetricKey::new(name, &[]).unwrap())
+    }
+
     #[test]
     fn a_key_is_made_once() {
         let cache = HandleCache::new();
         let key = Key::from_name("x");
-        assert_eq!(cache.get_or_make(&key, || (1, true)), 1);
-        assert_eq!(cache.get_or_make(&key, || (2, true)), 1);
-        assert_eq!(cache.get_or_make(&Key::from_name("y"), || (3, true)), 3);
+        assert_eq!(cache.get_or_make(&key, || (1, registered("x"))), 1);
+        assert_eq!(cache.get_or_make(&key, || (2, registered("x"))), 1);
+        assert_eq!(
+            cache.get_or_make(&Key::from_name("y"), || (3, registered("y"))),
+            3
+        );
         assert_eq!(cache.len(), 2);
     }
 
@@ -95,8 +125,28 @@ mod tests {
     fn refused_metrics_are_not_cached() {
         let cache = HandleCache::new();
         let key = Key::from_name("refused");
-        assert_eq!(cache.get_or_make(&key, || (1, false)), 1);
-        assert_eq!(cache.get_or_make(&key, || (2, false)), 2);
+        assert_eq!(cache.get_or_make(&key, || (1, None)), 1);
+        assert_eq!(cache.get_or_make(&key, || (2, None)), 2);
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn forgetting_drops_every_entry_of_the_expired_keys_only() {
+        let cache = HandleCache::new();
+        // Two facade keys that map to one registry key (`a.b` is exported as `a_b`).
+        cache.get_or_make(&Key::from_name("a.b"), || (1, registered("a_b")));
+        cache.get_or_make(&Key::from_name("a_b"), || (2, registered("a_b")));
+        cache.get_or_make(&Key::from_name("c"), || (3, registered("c")));
+        let gone = registered("a_b").unwrap();
+        cache.forget(&HashSet::from([&gone]));
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache.get_or_make(&Key::from_name("c"), || (4, registered("c"))),
+            3
+        );
+        assert_eq!(
+            cache.get_or_make(&Key::from_name("a.b"), || (5, registered("a_b"))),
+            5
+        );
     }
 }

@@ -2,60 +2,21 @@
 //! core's handles, so recording through a held facade handle is the core's lock-free record
 //! plus one virtual call (the facade's `Arc<dyn …Fn>`). No map is touched after registration.
 //!
-//! Two operations need state shared by every handle of a metric, and get it without slowing
-//! the others down:
-//! * `Counter::absolute` needs one high-water mark per key ([`AbsoluteMarks`]), looked up on
-//!   the first `absolute` call through a handle, never by `increment`.
-//! * dropped histogram values are counted per metric name ([`HistogramFamily`]), in counters
-//!   registered on the first bad value, never by a good one.
+//! `Counter::absolute` needs a high-water mark shared by every handle of a metric: the core
+//! counter keeps it ([`Counter::absolute`]), so it lives and dies with the series. Dropped
+//! histogram values are counted per metric name ([`HistogramFamily`]), in counters registered
+//! on the first bad value, never by a good one.
 
-use crate::names::with_mapped_key;
 use crate::scale::{HistogramScale, Rejected};
-use aureon_telemetry::{Counter, Gauge, Histogram, MetricKey, Registry};
-use dashmap::DashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use aureon_telemetry::{Counter, Gauge, Histogram, Registry};
 use std::sync::{Arc, OnceLock};
 
 /// The counter of histogram values the recorder dropped, labelled `metric` and `reason`.
 pub const DROPPED_VALUES_METRIC: &str = "aureon_metrics_dropped_values_total";
 
-/// One high-water mark per counter key, for `absolute`.
-pub(crate) type AbsoluteMarks = DashMap<MetricKey, Arc<AtomicU64>>;
-
-/// A facade counter: the core's per-thread-cell counter, plus what `absolute` needs.
+/// A facade counter: the core's per-thread-cell counter.
 pub(crate) struct CounterHandle {
-    counter: Counter,
-    /// Where to find the key's shared high-water mark; `None` for a counter the registry
-    /// refused, which is this handle's own, and so is its mark.
-    shared: Option<(metrics::Key, Arc<AbsoluteMarks>)>,
-    mark: OnceLock<Arc<AtomicU64>>,
-}
-
-impl CounterHandle {
-    pub(crate) fn new(
-        counter: Counter,
-        key: &metrics::Key,
-        marks: Option<&Arc<AbsoluteMarks>>,
-    ) -> Self {
-        let shared = marks.map(|marks| (key.clone(), Arc::clone(marks)));
-        Self {
-            counter,
-            shared,
-            mark: OnceLock::new(),
-        }
-    }
-
-    #[cold]
-    fn find_mark(&self) -> Arc<AtomicU64> {
-        let Some((key, marks)) = &self.shared else {
-            return Arc::default();
-        };
-        with_mapped_key(key, |name, labels| match MetricKey::new(name, labels) {
-            Ok(key) => Arc::clone(&marks.entry(key).or_default()),
-            // Not reached: the registry accepted this key, so it is valid.
-            Err(_) => Arc::default(),
-        })
-    }
+    pub(crate) counter: Counter,
 }
 
 impl metrics::CounterFn for CounterHandle {
@@ -64,17 +25,10 @@ impl metrics::CounterFn for CounterHandle {
         self.counter.increment(value);
     }
 
-    /// Raises the key's high-water mark to `value` and adds what it rose by. The amounts added
-    /// telescope: however many threads race, the total added by `absolute` is exactly the
-    /// largest value ever passed, and a stale smaller value adds nothing.
+    /// The core's [`Counter::absolute`]: raises the counter's high-water mark to `value` and
+    /// adds what it rose by (exactly the largest value ever passed, however threads race).
     fn absolute(&self, value: u64) {
-        let mark = self.mark.get_or_init(|| self.find_mark());
-        // Relaxed: the mark only orders `absolute` calls among themselves (fetch_max is one
-        // atomic read-modify-write, totally ordered per location); readers sum the cells.
-        let previous = mark.fetch_max(value, Ordering::Relaxed);
-        if value > previous {
-            self.counter.increment(value - previous);
-        }
+        self.counter.absolute(value);
     }
 }
 

@@ -95,14 +95,22 @@
 //! # `Counter::absolute`
 //! `absolute(v)` means "the counter has reached at least `v`" (mirroring an external counter,
 //! possibly from several threads that read it at different times). The core's counter is a
-//! sum of per-thread cells and cannot be *set*, so the recorder keeps one high-water mark per
-//! key: `absolute(v)` raises the mark to `v` with one atomic `fetch_max` and adds what it rose
-//! by. Under any interleaving the amounts added sum to exactly the largest `v` ever passed,
-//! and a stale smaller `v` adds nothing. A counter fed only by `absolute` therefore reads the
-//! largest value passed; one fed by both reads the sum of its increments plus that largest
-//! value (mixing the two on one counter has no better meaning). The mark is a shared atomic,
-//! written only by `absolute`, never by `increment`.
+//! sum of per-thread cells and cannot be *set*, so it keeps a high-water mark
+//! ([`aureon_telemetry::Counter::absolute`]): `absolute(v)` raises the mark to `v` with one
+//! atomic `fetch_max` and adds what it rose by. Under any interleaving the amounts added sum to
+//! exactly the largest `v` ever passed, and a stale smaller `v` adds nothing. A counter fed
+//! only by `absolute` therefore reads the largest value passed; one fed by both reads the sum
+//! of its increments plus that largest value (mixing the two on one counter has no better
+//! meaning). The mark lives in the counter, written only by `absolute`, never by `increment`,
+//! and goes with the series when idle expiry frees it.
 //!
+//! # Idle expiry
+//! With [`aureon_telemetry::RegistryBuilder::idle_timeout`] set on the registry, the recorder
+//! drops its cached handles of series that expire, so a label value that stops being used
+//! (a peer gone, a path no longer requested) costs nothing once the handles you hold are
+//! dropped too. A handle held across an expiry keeps recording into the same series, which
+//! comes back with its totals.
+
 //! # Not supported
 //! * Units of counters and gauges: the core has no place for them (descriptions are kept).
 //! * Fractions of unit-less histogram values (see [`HistogramScale`]).

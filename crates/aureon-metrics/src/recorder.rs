@@ -7,12 +7,13 @@
 //! histograms, remembers the unit that decides the scale of the name's first registration.
 
 use crate::cache::HandleCache;
-use crate::handles::{AbsoluteMarks, CounterHandle, GaugeHandle, HistogramFamily, HistogramHandle};
+use crate::handles::{CounterHandle, GaugeHandle, HistogramFamily, HistogramHandle};
 use crate::names::{metric_name, with_mapped_key};
 use crate::scale::HistogramScale;
-use aureon_telemetry::Registry;
+use aureon_telemetry::{MetricKey, Registry};
 use dashmap::DashMap;
 use metrics::{Key, KeyName, Metadata, SharedString, Unit};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -33,10 +34,24 @@ struct Inner {
     registry: Registry,
     undescribed: Unit,
     histograms: DashMap<Arc<str>, HistogramName>,
-    marks: Arc<AbsoluteMarks>,
     counter_handles: HandleCache<metrics::Counter>,
     gauge_handles: HandleCache<metrics::Gauge>,
     histogram_handles: HandleCache<metrics::Histogram>,
+}
+
+impl Inner {
+    /// Drops the cached handles of expired registry keys.
+    fn forget(&self, keys: &[MetricKey]) {
+        let expired: HashSet<&MetricKey> = keys.iter().collect();
+        self.counter_handles.forget(&expired);
+        self.gauge_handles.forget(&expired);
+        self.histogram_handles.forget(&expired);
+    }
+}
+
+/// The registry key a facade key was registered under, if the registry accepted it there.
+fn accepted(name: &str, labels: &[(&str, &str)]) -> Option<MetricKey> {
+    MetricKey::new(name, labels).ok()
 }
 
 /// A `metrics::Recorder` backed by an [`aureon_telemetry::Registry`]. Cheap to clone; clones
@@ -87,19 +102,29 @@ impl RecorderBuilder {
         self
     }
 
-    /// Builds the recorder.
+    /// Builds the recorder. With idle expiry on in the registry
+    /// ([`aureon_telemetry::RegistryBuilder::idle_timeout`]), the recorder drops its cached
+    /// handles of expired series, so that their memory is freed once no handle of yours
+    /// refers to them either; a macro that runs again for such a key registers it anew.
     pub fn build(self) -> AureonRecorder {
-        AureonRecorder {
-            inner: Arc::new(Inner {
-                registry: self.registry,
-                undescribed: self.undescribed,
-                histograms: DashMap::new(),
-                marks: Arc::default(),
-                counter_handles: HandleCache::new(),
-                gauge_handles: HandleCache::new(),
-                histogram_handles: HandleCache::new(),
-            }),
+        let inner = Arc::new(Inner {
+            registry: self.registry,
+            undescribed: self.undescribed,
+            histograms: DashMap::new(),
+            counter_handles: HandleCache::new(),
+            gauge_handles: HandleCache::new(),
+            histogram_handles: HandleCache::new(),
+        });
+        if inner.registry.idle_timeout().is_some() {
+            // Weak: the registry (which keeps its listeners) must not keep the recorder alive.
+            let recorder = Arc::downgrade(&inner);
+            inner.registry.on_expiry(move |keys| {
+                if let Some(inner) = recorder.upgrade() {
+                    inner.forget(keys);
+                }
+            });
         }
+        AureonRecorder { inner }
     }
 }
 
@@ -214,13 +239,13 @@ impl metrics::Recorder for AureonRecorder {
         self.inner.counter_handles.get_or_make(key, || {
             let (counter, registered) = with_mapped_key(key, |name, labels| {
                 match registry.try_counter(name, labels) {
-                    Ok(counter) => (counter, true),
-                    // The infallible call counts the refusal and returns an unexported handle.
-                    Err(_) => (registry.counter_with(name, labels), false),
+                    Ok(counter) => (counter, accepted(name, labels)),
+                    // The infallible call counts the refusal and returns the name's overflow
+                    // series past the label-set cap (an unexported handle on other errors).
+                    Err(_) => (registry.counter_with(name, labels), None),
                 }
             });
-            let marks = registered.then_some(&self.inner.marks);
-            let handle = CounterHandle::new(counter, key, marks);
+            let handle = CounterHandle { counter };
             (metrics::Counter::from_arc(Arc::new(handle)), registered)
         })
     }
@@ -231,8 +256,8 @@ impl metrics::Recorder for AureonRecorder {
         self.inner.gauge_handles.get_or_make(key, || {
             let (gauge, registered) =
                 with_mapped_key(key, |name, labels| match registry.try_gauge(name, labels) {
-                    Ok(gauge) => (gauge, true),
-                    Err(_) => (registry.gauge_with(name, labels), false),
+                    Ok(gauge) => (gauge, accepted(name, labels)),
+                    Err(_) => (registry.gauge_with(name, labels), None),
                 });
             (
                 metrics::Gauge::from_arc(Arc::new(GaugeHandle { gauge })),
@@ -251,8 +276,8 @@ impl metrics::Recorder for AureonRecorder {
                 let config = *family.scale.config();
                 let (histogram, registered) =
                     match registry.try_histogram_with_config(name, labels, config) {
-                        Ok(histogram) => (histogram, true),
-                        Err(_) => (registry.histogram_with_config(name, labels, config), false),
+                        Ok(histogram) => (histogram, accepted(name, labels)),
+                        Err(_) => (registry.histogram_with_config(name, labels, config), None),
                     };
                 (HistogramHandle::new(histogram, family), registered)
             });

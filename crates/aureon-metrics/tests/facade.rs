@@ -555,3 +555,75 @@ fn ten_label_sets_under_a_cap_of_four_sum_to_everything_recorded() {
         assert_eq!(overflow, 1, "{name}");
     }
 }
+
+/// With idle expiry on, macros run for churning label sets (each recorded a few times, then
+/// never again) leave nothing behind: the recorder drops its cached handles of expired
+/// series, so the registry frees them, and the totals exported along the way (each series'
+/// last exported value) equal what was recorded.
+#[test]
+fn with_idle_expiry_churning_macro_keys_are_freed_and_every_record_is_exported() {
+    let registry = Registry::builder()
+        .idle_timeout(std::time::Duration::ZERO)
+        .build();
+    let recorder = AureonRecorder::new(registry.clone());
+    let mut last: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut recorded = 0u64;
+    let mut watch = |registry: &Registry| {
+        for (key, value) in registry.snapshot().iter() {
+            if let aureon_telemetry::MetricValue::Counter(v) = value
+                && key.name() == "peer_messages"
+            {
+                let peer = key.labels().get("peer").expect("peer label").to_string();
+                let prev = last.insert(peer, *v).unwrap_or(0);
+                assert!(*v >= prev);
+            }
+        }
+    };
+    for round in 0..50u64 {
+        with_local_recorder(&recorder, || {
+            for peer in round * 20..round * 20 + 20 {
+                for _ in 0..=(peer % 3) {
+                    counter!("peer_messages", "peer" => peer.to_string()).increment(1);
+                    recorded += 1;
+                }
+            }
+        });
+        watch(&registry);
+    }
+    // Passes until every series is idle, expired, dropped from the cache and freed.
+    for _ in 0..4 {
+        watch(&registry);
+    }
+    assert!(registry.is_empty(), "{} series left", registry.len());
+    assert_eq!(last.len(), 1000);
+    assert_eq!(last.values().sum::<u64>(), recorded);
+}
+
+/// A facade handle the caller holds across an expiry keeps recording into the same series:
+/// it comes back with its old total plus the new records, `absolute` included.
+#[test]
+fn a_held_facade_handle_brings_its_series_back_with_its_total() {
+    let registry = Registry::builder()
+        .idle_timeout(std::time::Duration::ZERO)
+        .build();
+    let recorder = AureonRecorder::new(registry.clone());
+    let (held, mirrored) = with_local_recorder(&recorder, || {
+        let held = counter!("held_total");
+        held.increment(5);
+        let mirrored = counter!("mirrored_total");
+        mirrored.absolute(40);
+        (held, mirrored)
+    });
+    assert_eq!(registry.snapshot().counter("held_total"), Some(5));
+    assert_eq!(registry.snapshot().counter("held_total"), None, "expired");
+    held.increment(2);
+    mirrored.absolute(30); // stale: adds nothing
+    mirrored.absolute(45);
+    let snap = registry.snapshot();
+    assert_eq!(snap.counter("held_total"), Some(7));
+    assert_eq!(snap.counter("mirrored_total"), Some(45));
+    // A macro run again for the key finds the same series (its handle was dropped from the
+    // cache at the expiry, the series was kept by `held`).
+    with_local_recorder(&recorder, || counter!("held_total").increment(1));
+    assert_eq!(registry.snapshot().counter("held_total"), Some(8));
+}

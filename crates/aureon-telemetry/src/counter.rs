@@ -11,16 +11,20 @@ use crate::per_thread::PerThread;
 use crate::sync::{AtomicU64, CachePadded, Ordering};
 use crate::thread_slot;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub(crate) struct CounterCore {
     cells: PerThread<CachePadded<AtomicU64>>,
+    /// The high-water mark of [`Counter::absolute`], allocated on its first call: boxed so
+    /// that its writes never touch the cache line of `cells`, which every increment reads.
+    mark: OnceLock<Box<AtomicU64>>,
 }
 
 impl CounterCore {
     pub(crate) fn new() -> Self {
         Self {
             cells: PerThread::new(),
+            mark: OnceLock::new(),
         }
     }
 
@@ -97,6 +101,33 @@ impl Counter {
     #[must_use = "a recorder only helps if it is kept and incremented through"]
     pub fn local(&self) -> LocalCounter {
         LocalCounter::new(self)
+    }
+
+    /// Mirrors an external, monotonically increasing count: raises this counter's
+    /// high-water mark of absolute readings to `value` and adds what the mark rose by.
+    ///
+    /// The amounts added telescope: however many threads race, and in whatever order stale
+    /// readings arrive, the total added by `absolute` is exactly the largest `value` ever
+    /// passed, and a smaller one adds nothing. A counter fed only by `absolute` therefore
+    /// reads that largest value; one fed by both reads its increments plus it. The mark lives
+    /// with the counter (every handle of a registry series shares it, and a series freed by
+    /// idle expiry takes it along). Not the hot path: one `fetch_max` on a shared atomic.
+    ///
+    /// ```
+    /// let c = aureon_telemetry::Counter::new();
+    /// c.absolute(10);
+    /// c.absolute(7); // stale: adds nothing
+    /// c.absolute(12);
+    /// assert_eq!(c.value(), 12);
+    /// ```
+    pub fn absolute(&self, value: u64) {
+        let mark = self.core.mark.get_or_init(|| Box::new(AtomicU64::new(0)));
+        // Relaxed: the mark only orders `absolute` calls among themselves (one atomic
+        // read-modify-write, totally ordered per location); readers sum the cells.
+        let previous = mark.fetch_max(value, Ordering::Relaxed);
+        if value > previous {
+            self.increment(value - previous);
+        }
     }
 
     /// The current total over all threads.
