@@ -108,6 +108,7 @@ pub fn render_into(
 pub struct Renderer {
     families: Vec<plan::Family<'static>>,
     entries: Vec<(&'static Labels, &'static MetricValue)>,
+    created_ms: Vec<u64>,
     scratch: plan::Scratch,
     native: native::NativeBuckets,
     counts: Vec<u64>,
@@ -131,6 +132,7 @@ impl Renderer {
         let mut plan = plan::Plan {
             families: reuse(std::mem::take(&mut self.families)),
             entries: reuse(std::mem::take(&mut self.entries)),
+            created_ms: std::mem::take(&mut self.created_ms),
             conflicts: 0,
         };
         plan::build(snapshot, options, &mut plan, &mut self.scratch);
@@ -153,6 +155,7 @@ impl Renderer {
         }
         self.families = reuse(plan.families);
         self.entries = reuse(plan.entries);
+        self.created_ms = plan.created_ms;
     }
 }
 

@@ -164,6 +164,7 @@ pub struct ExportOptions {
     pub(crate) const_labels: Vec<(String, String)>,
     pub(crate) internal_prefix: Option<String>,
     pub(crate) timestamps: bool,
+    pub(crate) created: bool,
 }
 
 impl Default for ExportOptions {
@@ -181,6 +182,7 @@ impl Default for ExportOptions {
             const_labels: Vec::new(),
             internal_prefix: Some("aureon_telemetry".to_owned()),
             timestamps: false,
+            created: true,
         }
     }
 }
@@ -231,6 +233,12 @@ impl ExportOptions {
     /// The most populated native buckets per histogram.
     pub fn native_max_buckets(&self) -> usize {
         self.native_max_buckets
+    }
+
+    /// Whether OpenMetrics carries each counter's, histogram's and summary's creation time
+    /// as its `_created` sample (default: on).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Whether exemplars are exported (OpenMetrics and protobuf only).
@@ -320,6 +328,17 @@ impl ExportOptionsBuilder {
     /// more is exported at a lower schema.
     pub fn native_max_buckets(mut self, max: usize) -> Self {
         self.options.native_max_buckets = max;
+        self
+    }
+
+    /// Whether OpenMetrics carries the `_created` sample of each counter, histogram and
+    /// summary (default: on): the time its series was created, which changes when idle
+    /// expiry freed a series and it came back from zero, so a scraper sees a reset rather
+    /// than a counter going down. Prometheus 2.x stores `_created` as a series of its own
+    /// (`x_created`); turn it off to save those series. The 0.0.4 text format has no such
+    /// sample.
+    pub fn created(mut self, on: bool) -> Self {
+        self.options.created = on;
         self
     }
 

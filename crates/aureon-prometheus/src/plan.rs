@@ -88,22 +88,24 @@ impl Family<'_> {
         }
     }
 
-    /// Every series name this family uses, for the clash check.
+    /// Every series name this family uses, for the clash check (OpenMetrics' `_created`
+    /// included in every format, so that which families clash never depends on the format).
     fn reserved(&self, mut each: impl FnMut(Name<'_>, &'static str)) {
         match self.kind {
             Kind::Counter => {
-                each(self.name, "");
-                each(self.name, "_total");
+                for s in ["", "_total", "_created"] {
+                    each(self.name, s);
+                }
             }
             Kind::Gauge => each(self.name, ""),
             Kind::Histogram { mode, .. } => {
                 if mode.has_histogram() {
-                    for s in ["", "_bucket", "_sum", "_count"] {
+                    for s in ["", "_bucket", "_sum", "_count", "_created"] {
                         each(self.name, s);
                     }
                 }
                 if mode.has_summary() {
-                    for s in ["", "_sum", "_count"] {
+                    for s in ["", "_sum", "_count", "_created"] {
                         each(self.summary, s);
                     }
                 }
@@ -126,6 +128,8 @@ pub(crate) struct Plan<'s> {
     /// The snapshot's label sets that fit their family, family by family (so rendering
     /// walks slices instead of searching the snapshot again).
     pub(crate) entries: Vec<(&'s Labels, &'s MetricValue)>,
+    /// The creation time of each entry (same index), in milliseconds since the epoch.
+    pub(crate) created_ms: Vec<u64>,
     /// Series left out (clashing families' series and inexpressible label sets).
     pub(crate) conflicts: u64,
 }
@@ -149,10 +153,11 @@ pub(crate) fn build<'s>(
 ) {
     plan.families.clear();
     plan.entries.clear();
+    plan.created_ms.clear();
     plan.conflicts = 0;
     let ns = options.namespace.as_str();
     let mut current: Option<&str> = None;
-    for (key, value) in snapshot.iter() {
+    for (key, value, created) in snapshot.iter_with_created() {
         let name = key.name();
         if current != Some(name) {
             let kind = match value {
@@ -170,6 +175,7 @@ pub(crate) fn build<'s>(
         let family = plan.families.last_mut().expect("pushed above");
         if member_fits(family.kind, key.labels(), value) {
             plan.entries.push((key.labels(), value));
+            plan.created_ms.push(epoch_ms(created));
             family.end = plan.entries.len();
         } else {
             plan.conflicts += 1;
@@ -371,4 +377,11 @@ pub(crate) fn timestamp_ms(snapshot: &Snapshot, options: &ExportOptions) -> Opti
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     })
+}
+
+/// Milliseconds since the Unix epoch (0 for a time before it: a clock set that far back
+/// has no better answer, and nothing reads it as a reset of a real series).
+pub(crate) fn epoch_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -84,20 +84,22 @@ impl TextWriter<'_> {
         let members = || {
             plan.entries[family.start..family.end]
                 .iter()
-                .map(|&(l, v)| (l, v))
+                .zip(&plan.created_ms[family.start..family.end])
+                .map(|(&(l, v), &created)| (l, v, created))
         };
         match family.kind {
             Kind::Counter => {
                 self.header(family, help);
-                for (labels, value) in members() {
+                for (labels, value, created) in members() {
                     if let MetricValue::Counter(c) = value {
                         self.counter_sample(family.name, labels, *c);
+                        self.created(family.name, labels, created);
                     }
                 }
             }
             Kind::Gauge => {
                 self.header(family, help);
-                for (labels, value) in members() {
+                for (labels, value, _) in members() {
                     if let MetricValue::Gauge(g) = value {
                         self.sample(family.name, "", labels, None);
                         push_value(self.out, *g);
@@ -110,17 +112,19 @@ impl TextWriter<'_> {
                 if mode.has_histogram() {
                     self.family_header(family.name, "histogram", help, unit.base_name());
                     let bounds = self.options.buckets(name, unit);
-                    for (labels, value) in members() {
+                    for (labels, value, created) in members() {
                         if let MetricValue::Histogram(h) = value {
                             self.histogram(family.name, labels, h, bounds, div);
+                            self.created(family.name, labels, created);
                         }
                     }
                 }
                 if mode.has_summary() {
                     self.family_header(family.summary, "summary", help, unit.base_name());
-                    for (labels, value) in members() {
+                    for (labels, value, created) in members() {
                         if let MetricValue::Histogram(h) = value {
                             self.summary(family.summary, labels, h, div);
+                            self.created(family.summary, labels, created);
                         }
                     }
                 }
@@ -168,6 +172,18 @@ impl TextWriter<'_> {
             self.out.extend_from_slice(u.as_bytes());
             self.out.push(b'\n');
         }
+    }
+
+    /// OpenMetrics' `_created` sample (seconds since the epoch, millisecond precision): when
+    /// the series was created, so that a series freed by idle expiry and created again from
+    /// zero reads as a reset.
+    fn created(&mut self, name: Name<'_>, labels: &Labels, created_ms: u64) {
+        if !(self.om && self.options.created) {
+            return;
+        }
+        self.sample(name, "_created", labels, None);
+        push_timestamp(self.out, created_ms, true);
+        self.end_sample(None);
     }
 
     fn counter_sample(&mut self, name: Name<'_>, labels: &Labels, value: u64) {

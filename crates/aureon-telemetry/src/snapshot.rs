@@ -385,6 +385,15 @@ impl Snapshot {
         self.metrics.iter().map(|(k, (v, _))| (k, v))
     }
 
+    /// Every series with its creation time (see [`Snapshot::created`]), in key order.
+    pub fn iter_with_created(
+        &self,
+    ) -> impl Iterator<Item = (&MetricKey, &MetricValue, SystemTime)> + '_ {
+        self.metrics
+            .iter()
+            .map(|(k, (v, created))| (k, v, *created))
+    }
+
     /// When the series `key` was created (registered, or created again after idle expiry
     /// freed it): exporters give it as OpenMetrics `_created`, so a series that restarts
     /// from zero is seen as a reset. `None` if the snapshot has no such series.
