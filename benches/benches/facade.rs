@@ -12,9 +12,9 @@
 //! * `prometheus_recorder`: the facade handle from `PrometheusRecorder`.
 //! * `aureon_core`: the core handle itself, no facade: what the facade's virtual call and
 //!   `f64` scaling cost on top.
-//! * counters only, `aureon_unheld` / `prometheus_unheld`: the macro run on every increment
-//!   (`counter!("…", "method" => "GET").increment(1)`), i.e. a registry lookup per record, as
-//!   code that does not hold handles pays.
+//! * `aureon_unheld` / `prometheus_unheld`: the macro run on every increment or record
+//!   (`counter!("…", "method" => "GET").increment(1)`, `histogram!(…).record(v)`), i.e. a
+//!   registry lookup per record, as code that does not hold handles pays.
 //!
 //! Histogram values are the harness' latency stream (µs integers), recorded as `f64` seconds
 //! by both recorders. `metrics-exporter-prometheus` appends every value to a bucket that only
@@ -140,6 +140,32 @@ fn histogram_at(c: &mut Criterion, threads: usize) {
         |h, values, iters| {
             // The core records integers: the caller converts (µs to ns here) instead of the facade.
             for_each_value(values, iters, |v| h.record(v * 1_000));
+        },
+    );
+    bench_workers(
+        &mut group,
+        &gname,
+        "aureon_unheld",
+        vec![aureon.clone(); threads],
+        move |r, values, iters| {
+            with_local_recorder(r, || {
+                for_each_value(values, iters, |v| latency().record(seconds(v)))
+            });
+        },
+    );
+    let render = prometheus.handle();
+    bench_workers_then(
+        &mut group,
+        &gname,
+        "prometheus_unheld",
+        vec![Arc::clone(&prometheus); threads],
+        move |r, values, iters| {
+            with_local_recorder(&**r, || {
+                for_each_value(values, iters, |v| latency().record(seconds(v)))
+            });
+        },
+        move || {
+            black_box(render.render().len());
         },
     );
     group.finish();

@@ -1,5 +1,7 @@
-//! Facade handles by `metrics::Key`, so a macro run again finds its handle with one hash
-//! lookup instead of mapping names and walking the registry.
+//! Facade handles by `metrics::Key`, shared by every thread, so a macro run again finds its
+//! handle with one hash lookup instead of mapping names and walking the registry. Recording
+//! threads ask their own cache first ([`crate::thread_cache`]); this one answers a thread's
+//! first use of a key.
 //!
 //! Code that does not hold handles (`counter!("x").increment(1)` in a loop) registers on every
 //! call. Without this cache each call would map the names, build a registry key (several
@@ -57,23 +59,23 @@ impl<H: Clone> HandleCache<H> {
     /// keys cannot grow the cache (each such call goes to the registry again, which counts
     /// it). Two threads racing on a new key may both run `make`; both wrap the same registry
     /// metric, and the first stored is kept.
+    ///
+    /// Returns the handle and, for a cached one, its registry key.
     #[inline]
     pub(crate) fn get_or_make(
         &self,
         key: &Key,
         make: impl FnOnce() -> (H, Option<MetricKey>),
-    ) -> H {
+    ) -> (H, Option<MetricKey>) {
         if let Some(entry) = self.map.get(key) {
-            return entry.0.clone();
+            return (entry.0.clone(), Some(entry.1.clone()));
         }
         match make() {
-            (made, Some(registered)) => self
-                .map
-                .entry(key.clone())
-                .or_insert((made, registered))
-                .0
-                .clone(),
-            (made, None) => made,
+            (made, Some(registered)) => {
+                let entry = self.map.entry(key.clone()).or_insert((made, registered));
+                (entry.0.clone(), Some(entry.1.clone()))
+            }
+            (made, None) => (made, None),
         }
     }
 
@@ -112,10 +114,15 @@ mod tests {
     fn a_key_is_made_once() {
         let cache = HandleCache::new();
         let key = Key::from_name("x");
-        assert_eq!(cache.get_or_make(&key, || (1, registered("x"))), 1);
-        assert_eq!(cache.get_or_make(&key, || (2, registered("x"))), 1);
+        assert_eq!(cache.get_or_make(&key, || (1, registered("x"))).0, 1);
         assert_eq!(
-            cache.get_or_make(&Key::from_name("y"), || (3, registered("y"))),
+            cache.get_or_make(&key, || (2, registered("x"))),
+            (1, registered("x"))
+        );
+        assert_eq!(
+            cache
+                .get_or_make(&Key::from_name("y"), || (3, registered("y")))
+                .0,
             3
         );
         assert_eq!(cache.len(), 2);
@@ -125,8 +132,8 @@ mod tests {
     fn refused_metrics_are_not_cached() {
         let cache = HandleCache::new();
         let key = Key::from_name("refused");
-        assert_eq!(cache.get_or_make(&key, || (1, None)), 1);
-        assert_eq!(cache.get_or_make(&key, || (2, None)), 2);
+        assert_eq!(cache.get_or_make(&key, || (1, None)), (1, None));
+        assert_eq!(cache.get_or_make(&key, || (2, None)), (2, None));
         assert_eq!(cache.len(), 0);
     }
 
@@ -141,11 +148,15 @@ mod tests {
         cache.forget(&HashSet::from([&gone]));
         assert_eq!(cache.len(), 1);
         assert_eq!(
-            cache.get_or_make(&Key::from_name("c"), || (4, registered("c"))),
+            cache
+                .get_or_make(&Key::from_name("c"), || (4, registered("c")))
+                .0,
             3
         );
         assert_eq!(
-            cache.get_or_make(&Key::from_name("a.b"), || (5, registered("a_b"))),
+            cache
+                .get_or_make(&Key::from_name("a.b"), || (5, registered("a_b")))
+                .0,
             5
         );
     }

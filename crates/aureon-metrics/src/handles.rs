@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 pub const DROPPED_VALUES_METRIC: &str = "aureon_metrics_dropped_values_total";
 
 /// A facade counter: the core's per-thread-cell counter.
+#[derive(Clone)]
 pub(crate) struct CounterHandle {
     pub(crate) counter: Counter,
 }
@@ -33,6 +34,7 @@ impl metrics::CounterFn for CounterHandle {
 }
 
 /// A facade gauge: the core's gauge.
+#[derive(Clone)]
 pub(crate) struct GaugeHandle {
     pub(crate) gauge: Gauge,
 }
@@ -86,6 +88,7 @@ impl HistogramFamily {
 
 /// A facade histogram: the core's histogram and its name's scale (copied in, so a good value
 /// never follows the pointer to the family).
+#[derive(Clone)]
 pub(crate) struct HistogramHandle {
     histogram: Histogram,
     scale: HistogramScale,

@@ -123,6 +123,7 @@ mod handles;
 mod names;
 mod recorder;
 pub mod scale;
+mod thread_cache;
 
 pub use handles::DROPPED_VALUES_METRIC;
 pub use names::{label_name, metric_name};

@@ -10,6 +10,7 @@ use crate::cache::HandleCache;
 use crate::handles::{CounterHandle, GaugeHandle, HistogramFamily, HistogramHandle};
 use crate::names::{metric_name, with_mapped_key};
 use crate::scale::HistogramScale;
+use crate::thread_cache::{self, ExpiryLog};
 use aureon_telemetry::{MetricKey, Registry};
 use dashmap::DashMap;
 use metrics::{Key, KeyName, Metadata, SharedString, Unit};
@@ -34,18 +35,22 @@ struct Inner {
     registry: Registry,
     undescribed: Unit,
     histograms: DashMap<Arc<str>, HistogramName>,
-    counter_handles: HandleCache<metrics::Counter>,
-    gauge_handles: HandleCache<metrics::Gauge>,
-    histogram_handles: HandleCache<metrics::Histogram>,
+    counter_handles: HandleCache<CounterHandle>,
+    gauge_handles: HandleCache<GaugeHandle>,
+    histogram_handles: HandleCache<HistogramHandle>,
+    /// Identity and expiry log for the recording threads' own caches.
+    expiry_log: ExpiryLog,
 }
 
 impl Inner {
-    /// Drops the cached handles of expired registry keys.
+    /// Drops the cached handles of expired registry keys: the shared ones now, each
+    /// thread's own on its next lookup.
     fn forget(&self, keys: &[MetricKey]) {
         let expired: HashSet<&MetricKey> = keys.iter().collect();
         self.counter_handles.forget(&expired);
         self.gauge_handles.forget(&expired);
         self.histogram_handles.forget(&expired);
+        self.expiry_log.expired(keys);
     }
 }
 
@@ -114,6 +119,7 @@ impl RecorderBuilder {
             counter_handles: HandleCache::new(),
             gauge_handles: HandleCache::new(),
             histogram_handles: HandleCache::new(),
+            expiry_log: ExpiryLog::new(),
         });
         if inner.registry.idle_timeout().is_some() {
             // Weak: the registry (which keeps its listeners) must not keep the recorder alive.
@@ -236,16 +242,24 @@ impl metrics::Recorder for AureonRecorder {
     /// before, else mapped (see [`crate::metric_name`]) and looked up in the registry.
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> metrics::Counter {
         let registry = &self.inner.registry;
-        self.inner.counter_handles.get_or_make(key, || {
-            let (counter, registered) = with_mapped_key(key, |name, labels| {
-                match registry.try_counter(name, labels) {
-                    Ok(counter) => (counter, accepted(name, labels)),
-                    // The infallible call counts the refusal and returns the name's overflow
-                    // series past the label-set cap (an unexported handle on other errors).
-                    Err(_) => (registry.counter_with(name, labels), None),
-                }
+        thread_cache::get_or_make(&self.inner.expiry_log, key, || {
+            let (handle, registered) = self.inner.counter_handles.get_or_make(key, || {
+                with_mapped_key(key, |name, labels| {
+                    match registry.try_counter(name, labels) {
+                        Ok(counter) => (CounterHandle { counter }, accepted(name, labels)),
+                        // The infallible call counts the refusal and returns the name's
+                        // overflow series past the label-set cap (an unexported handle on
+                        // other errors).
+                        Err(_) => (
+                            CounterHandle {
+                                counter: registry.counter_with(name, labels),
+                            },
+                            None,
+                        ),
+                    }
+                })
             });
-            let handle = CounterHandle { counter };
+            // The calling thread's own `Arc` around the shared core handle.
             (metrics::Counter::from_arc(Arc::new(handle)), registered)
         })
     }
@@ -253,16 +267,19 @@ impl metrics::Recorder for AureonRecorder {
     /// As `register_counter`.
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> metrics::Gauge {
         let registry = &self.inner.registry;
-        self.inner.gauge_handles.get_or_make(key, || {
-            let (gauge, registered) =
+        thread_cache::get_or_make(&self.inner.expiry_log, key, || {
+            let (handle, registered) = self.inner.gauge_handles.get_or_make(key, || {
                 with_mapped_key(key, |name, labels| match registry.try_gauge(name, labels) {
-                    Ok(gauge) => (gauge, accepted(name, labels)),
-                    Err(_) => (registry.gauge_with(name, labels), None),
-                });
-            (
-                metrics::Gauge::from_arc(Arc::new(GaugeHandle { gauge })),
-                registered,
-            )
+                    Ok(gauge) => (GaugeHandle { gauge }, accepted(name, labels)),
+                    Err(_) => (
+                        GaugeHandle {
+                            gauge: registry.gauge_with(name, labels),
+                        },
+                        None,
+                    ),
+                })
+            });
+            (metrics::Gauge::from_arc(Arc::new(handle)), registered)
         })
     }
 
@@ -270,16 +287,18 @@ impl metrics::Recorder for AureonRecorder {
     /// name's scale (see [`AureonRecorder::histogram_scale`]).
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> metrics::Histogram {
         let registry = &self.inner.registry;
-        self.inner.histogram_handles.get_or_make(key, || {
-            let (handle, registered) = with_mapped_key(key, |name, labels| {
-                let family = self.histogram_family(name);
-                let config = *family.scale.config();
-                let (histogram, registered) =
-                    match registry.try_histogram_with_config(name, labels, config) {
-                        Ok(histogram) => (histogram, accepted(name, labels)),
-                        Err(_) => (registry.histogram_with_config(name, labels, config), None),
-                    };
-                (HistogramHandle::new(histogram, family), registered)
+        thread_cache::get_or_make(&self.inner.expiry_log, key, || {
+            let (handle, registered) = self.inner.histogram_handles.get_or_make(key, || {
+                with_mapped_key(key, |name, labels| {
+                    let family = self.histogram_family(name);
+                    let config = *family.scale.config();
+                    let (histogram, registered) =
+                        match registry.try_histogram_with_config(name, labels, config) {
+                            Ok(histogram) => (histogram, accepted(name, labels)),
+                            Err(_) => (registry.histogram_with_config(name, labels, config), None),
+                        };
+                    (HistogramHandle::new(histogram, family), registered)
+                })
             });
             (metrics::Histogram::from_arc(Arc::new(handle)), registered)
         })

@@ -590,12 +590,43 @@ fn with_idle_expiry_churning_macro_keys_are_freed_and_every_record_is_exported()
         });
         watch(&registry);
     }
-    // Passes until every series is idle, expired, dropped from the cache and freed.
+    // Passes until every series is idle and expired. Each round's calls dropped this
+    // thread's cached handles of the series that had expired before it (the round before
+    // last), so only the last two rounds' 40 are still held, by this thread's cache, until
+    // its next facade call.
     for _ in 0..4 {
         watch(&registry);
     }
-    assert!(registry.is_empty(), "{} series left", registry.len());
-    assert_eq!(last.len(), 1000);
+    assert_eq!(
+        registry.len(),
+        40,
+        "only the last two rounds' series are held"
+    );
+    assert!(
+        registry.snapshot().is_empty(),
+        "and expired from every snapshot"
+    );
+    // The thread's next call (any key of this recorder) drops them; the passes free them.
+    // Left: the series of that call, which this thread's cache holds in turn.
+    with_local_recorder(&recorder, || counter!("peer_messages_rounds").increment(50));
+    for _ in 0..4 {
+        watch(&registry);
+    }
+    assert_eq!(registry.len(), 1, "{:?}", registry.snapshot());
+    // A thread that exits takes its cache along: churn on a worker leaves nothing.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            with_local_recorder(&recorder, || {
+                counter!("peer_messages", "peer" => "worker").increment(7);
+            })
+        });
+    });
+    recorded += 7;
+    for _ in 0..4 {
+        watch(&registry);
+    }
+    assert_eq!(registry.len(), 1, "the worker's series was freed");
+    assert_eq!(last.len(), 1001);
     assert_eq!(last.values().sum::<u64>(), recorded);
 }
 
