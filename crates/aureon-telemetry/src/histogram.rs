@@ -23,11 +23,16 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Aligned to 128 bytes so that in an `Arc<HistogramCore>` the reference counts (which every
+/// handle clone and drop writes) sit on lines of their own, not on the layout and inline
+/// shard pointers every record reads.
+#[repr(align(128))]
 pub(crate) struct HistogramCore {
     layout: Layout,
     shards: PerThread<CachePadded<Shard>>,
-    /// The exemplar interval writers tag their exemplars with; advanced by the snapshotter.
-    exemplar_epoch: AtomicU64,
+    /// The exemplar interval writers tag their exemplars with; advanced by the snapshotter
+    /// every tick, so padded away from the fields every record reads.
+    exemplar_epoch: CachePadded<AtomicU64>,
 }
 
 impl HistogramCore {
@@ -35,7 +40,7 @@ impl HistogramCore {
         Self {
             layout,
             shards: PerThread::new(),
-            exemplar_epoch: AtomicU64::new(0),
+            exemplar_epoch: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
