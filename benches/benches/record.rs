@@ -1,6 +1,7 @@
 //! Record cost per value, at 1 and 2 threads, for aureon-telemetry and the alternatives a user
 //! would pick, all in the same run (groups `record_1t` and `record_2t`); and the cost of
-//! aureon's other recording paths (group `record_extras`).
+//! aureon's other recording paths (group `record_extras`, including `record_slice` in
+//! batches of 64 on both recorders).
 //!
 //! Every contender records the same precomputed log-normal latency stream (µs, median 2 ms;
 //! see `aureon_benches::value_stream`) through the same loop, on long-lived worker threads
@@ -25,7 +26,9 @@
 //!   observing seconds.
 //! * `atomic_array_floor`: a bare single-writer array of `AtomicU64` per thread, the floor.
 
-use aureon_benches::{AtomicArray, HDR_HIGHEST, bench_workers, bench_workers_then, for_each_value};
+use aureon_benches::{
+    AtomicArray, HDR_HIGHEST, bench_workers, bench_workers_then, for_each_batch, for_each_value,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hdrhistogram::Histogram as Hdr;
 use hdrhistogram::sync::{Recorder, SyncHistogram};
@@ -178,6 +181,27 @@ fn record_extras(c: &mut Criterion) {
         vec![h.clone()],
         |h, values, iters| {
             for_each_value(values, iters, |v| h.record(v));
+        },
+    );
+    // Batches of 64 values (time per value, as for the others: criterion is told `iters`
+    // values, and each batch records 64 of them).
+    bench_workers(
+        &mut group,
+        &gname,
+        "aureon_record_slice_64",
+        vec![h.clone()],
+        |h, values, iters| {
+            for_each_batch(values, iters, 64, |batch| h.record_slice(batch));
+        },
+    );
+    bench_workers(
+        &mut group,
+        &gname,
+        "aureon_local_record_slice_64",
+        vec![h.clone()],
+        |h, values, iters| {
+            let local = h.local();
+            for_each_batch(values, iters, 64, |batch| local.record_slice(batch));
         },
     );
     bench_workers(

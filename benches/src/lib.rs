@@ -120,6 +120,21 @@ pub fn for_each_value(values: &[u64], iters: u64, mut f: impl FnMut(u64)) {
     }
 }
 
+/// Calls `f` with `iters` values taken from `values` in order, wrapping around, in batches of
+/// `batch` (a power of two no larger than `values.len()`; `iters` rounded down to whole
+/// batches): the loop of the `record_slice` contenders, value for value the same stream.
+#[inline(always)]
+pub fn for_each_batch(values: &[u64], iters: u64, batch: usize, mut f: impl FnMut(&[u64])) {
+    debug_assert!(values.len().is_power_of_two() && batch.is_power_of_two());
+    debug_assert!(batch <= values.len());
+    let mask = values.len() - 1;
+    let mut k = 0usize;
+    for _ in 0..iters / batch as u64 {
+        f(&values[k..k + batch]);
+        k = (k + batch) & mask;
+    }
+}
+
 /// The bin count of an HDR histogram with aureon's default configuration (1 ..= 3.6e9,
 /// 3 significant figures): 23 half-buckets of 1024 bins, 184 KiB of `u64` counts.
 pub const HDR_BINS: usize = 23 * 1024;

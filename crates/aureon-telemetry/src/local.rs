@@ -104,6 +104,15 @@ impl LocalHistogram {
         self.record_n(value, 1);
     }
 
+    /// Records every value of `values`, as many calls of [`LocalHistogram::record`] would, at
+    /// a lower cost per value (the min, max and sum are updated once for the batch), like
+    /// [`Histogram::record_slice`].
+    pub fn record_slice(&self, values: &[u64]) {
+        // SAFETY: the shard was created with the layout this recorder copied from the same
+        // core (one writer thread, as for `record_n`).
+        unsafe { self.shard().record_slice(&self.layout, values) };
+    }
+
     /// Records `n` occurrences of `value` (counts saturate at `u64::MAX`).
     #[inline]
     pub fn record_n(&self, value: u64, n: u64) {

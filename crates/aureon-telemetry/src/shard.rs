@@ -232,7 +232,60 @@ impl Shard {
             bump(&self.clamped, n, Ordering::Relaxed);
         }
         // The bin's Release store comes last: it publishes the min, max and sum above.
-        let bin = index % PAGE_LEN;
+        // SAFETY: `page` is `slot`'s value, `slot` the page of `index` (see above).
+        unsafe { Self::bump_bin(slot, page, index % PAGE_LEN, n) };
+    }
+
+    /// Records every value of `values` with one update of the min, max, sum and clamped
+    /// count for the batch, then one bin update per value: the totals first, so that a
+    /// snapshot that sees a value's count sees totals that cover it (the bins' Release stores
+    /// publish them). Only the owning thread may call this.
+    ///
+    /// # Safety
+    /// `layout` must be the layout this shard was created with (the page lookup relies on
+    /// its indices fitting the page table; it does not check them).
+    pub(crate) unsafe fn record_slice(&self, layout: &Layout, values: &[u64]) {
+        let (mut lo, mut hi, mut sum, mut clamped) = (u64::MAX, 0u64, 0u128, 0u64);
+        for &v in values {
+            lo = lo.min(v);
+            hi = hi.max(v);
+            sum += u128::from(v);
+            clamped += u64::from(v > layout.config.highest_trackable);
+        }
+        if values.is_empty() {
+            return;
+        }
+        if lo < self.min.load(Ordering::Relaxed) {
+            self.min.store(lo, Ordering::Relaxed);
+        }
+        if hi > self.max.load(Ordering::Relaxed) {
+            self.max.store(hi, Ordering::Relaxed);
+        }
+        self.sum.add(sum);
+        if clamped > 0 {
+            bump(&self.clamped, clamped, Ordering::Relaxed);
+        }
+        for &v in values {
+            let (index, _) = layout.index_clamped(v);
+            debug_assert!(index / PAGE_LEN < self.pages.len());
+            // SAFETY: `index` comes from `index_clamped` of `layout`, the layout this shard
+            // was created with (this function's contract), so it is below `layout.len`, and
+            // `pages` has `ceil(layout.len / PAGE_LEN)` entries.
+            let slot = unsafe { self.pages.get_unchecked(index / PAGE_LEN) };
+            let page = slot.load(Ordering::Relaxed);
+            // SAFETY: `page` is `slot`'s value.
+            unsafe { Self::bump_bin(slot, page, index % PAGE_LEN, 1) };
+        }
+    }
+
+    /// Adds `n` to bin `bin` of the page in `slot`, whose current value is `page`, with a
+    /// Release store. Only the owning thread may call this.
+    ///
+    /// # Safety
+    /// `page` must be the value `slot` holds (only the owner changes it), and `slot` one of
+    /// this shard's page slots.
+    #[inline(always)]
+    unsafe fn bump_bin(slot: &AtomicPtr<NarrowPage>, page: *mut NarrowPage, bin: usize, n: u64) {
         if page.addr() & WIDE_TAG == 0 {
             // SAFETY: an untagged slot value is a narrow page installed by `install_narrow`,
             // freed only when the shard drops; `bin` is in bounds.

@@ -15,7 +15,7 @@
 //! while a carry is in flight (a few instructions, once per 2^64 units summed). Loom model:
 //! `wide_sum_carry_is_never_torn`.
 
-use crate::sync::{AtomicU64, Ordering, spin_loop};
+use crate::sync::{AtomicU64, Ordering, spin_loop, thread};
 
 pub(crate) struct WideSum {
     lo: AtomicU64,
@@ -26,6 +26,9 @@ pub(crate) struct WideSum {
 /// The largest high word: the sum saturates at `2^127 - 1`, which 2^63 records of
 /// `u64::MAX` would be needed to reach.
 const MAX_HI: u64 = (1 << 63) - 1;
+
+/// How many times a reader spins on a carry in flight before it starts yielding.
+const SPINS_BEFORE_YIELD: u32 = 64;
 
 impl WideSum {
     pub(crate) fn new() -> Self {
@@ -66,7 +69,13 @@ impl WideSum {
     }
 
     /// The current sum, never a torn mix of two states.
+    ///
+    /// A reader that finds a carry in flight spins a little (the writer finishes within a few
+    /// instructions unless it was descheduled in between), then yields its core each round,
+    /// so that a writer preempted mid-carry gets to run instead of watching a reader burn the
+    /// core it needs.
     pub(crate) fn load(&self) -> u128 {
+        let mut spins = 0u32;
         loop {
             let h1 = self.hi_seq.load(Ordering::Acquire);
             if h1 & 1 == 0 {
@@ -76,7 +85,12 @@ impl WideSum {
                     return (u128::from(h1 / 2) << 64) | u128::from(lo);
                 }
             }
-            spin_loop();
+            if spins < SPINS_BEFORE_YIELD {
+                spins += 1;
+                spin_loop();
+            } else {
+                thread::yield_now();
+            }
         }
     }
 }
