@@ -48,6 +48,7 @@ MUTATIONS=(
   "M23@crates/aureon-telemetry/src/expiry.rs@s/metric: metric\.clone\(\),\n(\s*)fingerprint,\n/metric: metric.clone(),\n\$1fingerprint: crate::entry::fingerprint(\&metric.read(false)),\n/@record_racing_expiry_reaches_a_later_snapshot@expiry: dormant fingerprint read at apply time instead of the snapshot's value"
   "M24@crates/aureon-telemetry/src/expiry.rs@s/if unchanged_without_handles\(metric, fingerprint\) \{/if true {/g@itest:expiry:records_on_handles_dropped_during_a_pass_reach_a_snapshot_before_the_series_is_freed@expiry: a series without handles freed without re-reading its value (a record just before the last drop is lost)"
   "M25@crates/aureon-telemetry/src/sync.rs@s/let mut map = super::lock\(self\.shard\(&key\)\);\n(\s*)let \(change, r\) = f\(map\.get_mut\(&key\)\);/let mut snapshot = super::lock(self.shard(\&key)).get(\&key).cloned();\n\$1let (change, r) = f(snapshot.as_mut());\n\$1let mut map = super::lock(self.shard(\&key));/@racing_get_or_create_yields_one_metric@registry update split into a read, then a locked write"
+  "M26@crates/aureon-telemetry/src/per_thread.rs@s/for entry in &self\.inline \{\n(\s*)let p = entry\.load\(Ordering::Acquire\);/for entry in \&self.inline {\n\$1let p = entry.load(Ordering::Relaxed);/@shard_record_while_snapshot@per-thread walk loads the inline entries Relaxed instead of Acquire (only the inline path)"
 )
 
 want=("$@")

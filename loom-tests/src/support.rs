@@ -99,19 +99,20 @@ pub(crate) fn join_all<T>(
 /// Generous for the at most four spawned threads loom allows besides the main one.
 const SETTLE_YIELDS: usize = 32;
 
-/// A thread that has taken slot 1 and keeps it until [`SlotHolder::release`].
+/// A thread that has taken the next free slot and keeps it until [`SlotHolder::release`].
 ///
-/// Under loom the per-thread tables keep one slot inline and put slot `s > 1` in bucket
-/// `floor(log2(s))` (slots 2 and 3 share bucket 1). With the first slot held, the next two
-/// threads to record get slots 2 and 3 and race to install bucket 1. `record` runs on the
-/// holder before this returns (it is how the holder takes its slot; it may record into the
-/// model's metric to exercise the inline entry too).
+/// Under loom the per-thread tables keep two slots inline (the orphan slot 0 and slot 1) and
+/// put slot `s >= 2` in bucket `floor(log2(s - 1))` (slot 2 alone in bucket 0, slots 3 and 4
+/// sharing bucket 1). With slots 1 and 2 held, the next two threads to record get slots 3
+/// and 4 and race to install bucket 1. `record` runs on the holder before this returns (it is
+/// how the holder takes its slot; it may record into the model's metric, which exercises the
+/// inline entry for slot 1 and the one-entry bucket for slot 2).
 pub(crate) struct SlotHolder {
     release: loom::sync::mpsc::Sender<()>,
     thread: loom::thread::JoinHandle<()>,
 }
 
-pub(crate) fn hold_first_slot(record: impl FnOnce() + Send + 'static) -> SlotHolder {
+pub(crate) fn hold_next_slot(record: impl FnOnce() + Send + 'static) -> SlotHolder {
     let (ready_tx, ready_rx) = loom::sync::mpsc::channel();
     let (release, release_rx) = loom::sync::mpsc::channel::<()>();
     let thread = loom::thread::spawn(move || {
