@@ -9,7 +9,9 @@
 #
 # The machine has 2 cores shared with other work: run this when `uptime` shows a low load,
 # ideally twice, and compare. The tables flag 2-thread samples whose threads did not really
-# run at the same time.
+# run at the same time. AUREON_BENCH_CLOCK=cpu makes the worker benchmarks report each
+# thread's CPU time instead of wall time (see aureon_benches::cpu_clock): the figures then
+# leave out the time other processes held the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,7 +1,7 @@
 //! A node's worker pool has 32-64 threads, and only the first 15 thread slots have their
 //! per-thread entry inline (one load to find); later slots take the bucket path. Does a
 //! thread on a later slot record slower? Group `many_threads`: 64 threads record into one
-//! histogram, each measuring its own **CPU time** (the kernel's per-thread schedstat), so
+//! histogram, each measuring its own **CPU time** (`CLOCK_THREAD_CPUTIME_ID`), so
 //! 64 threads on 2 cores still give a per-record figure; each contender reports the mean of
 //! one part of the pool:
 //!
@@ -14,7 +14,7 @@
 //! time, each recording once before the next starts, so thread `k` owns slot `k + 1`
 //! (slot 0 is the orphan slot). Values: the shared log-normal latency stream.
 
-use aureon_benches::{for_each_value, thread_schedstat, value_stream};
+use aureon_benches::{for_each_value, thread_cpu_ns, value_stream};
 use aureon_telemetry::Histogram;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -49,12 +49,12 @@ impl Pool {
                 let local_h = local.then(|| h.local());
                 ready_tx.send(()).expect("pool starter alive");
                 while let Ok(iters) = job_rx.recv() {
-                    let (before, _) = thread_schedstat().expect("per-thread schedstat");
+                    let before = thread_cpu_ns().expect("per-thread CPU clock");
                     match &local_h {
                         Some(l) => for_each_value(&values, iters, |v| l.record(v)),
                         None => for_each_value(&values, iters, |v| h.record(v)),
                     }
-                    let (after, _) = thread_schedstat().expect("per-thread schedstat");
+                    let after = thread_cpu_ns().expect("per-thread CPU clock");
                     done_tx
                         .send((k + 1, after - before))
                         .expect("pool owner alive");
@@ -96,8 +96,8 @@ impl Drop for Pool {
 }
 
 fn many_threads(c: &mut Criterion) {
-    if thread_schedstat().is_none() {
-        eprintln!("many_threads: no per-thread schedstat on this kernel; skipped");
+    if thread_cpu_ns().is_none() {
+        eprintln!("many_threads: no per-thread CPU clock here; skipped");
         return;
     }
     let mut group = c.benchmark_group("many_threads");

@@ -266,6 +266,30 @@ struct Report {
     /// Nanoseconds the thread was runnable but not running during its timed loop, if the
     /// kernel says.
     waited_ns: Option<u64>,
+    /// Nanoseconds the thread ran on a CPU during its timed loop, if the kernel says.
+    cpu_ns: Option<u64>,
+}
+
+/// The calling thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`, exact to the
+/// nanosecond, unlike schedstat's total, which the kernel brings up to date only at context
+/// switches and ticks); `None` where the clock is not available.
+pub fn thread_cpu_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `clock_gettime` writes one `timespec` through the valid pointer given.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// Whether [`Workers::run`] reports per-thread CPU time instead of wall time
+/// (`AUREON_BENCH_CLOCK=cpu`): on a machine shared with other work, wall time counts the
+/// time other processes held the core, CPU time only the thread's own running (cache and
+/// contention effects between the recorders themselves still show, which is what the
+/// benchmarks compare).
+pub fn cpu_clock() -> bool {
+    std::env::var("AUREON_BENCH_CLOCK").is_ok_and(|v| v == "cpu")
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -328,18 +352,24 @@ impl Workers {
                     while let Ok(iters) = job_rx.recv() {
                         barrier.wait();
                         let before = thread_schedstat();
+                        let cpu_before = thread_cpu_ns();
                         let start = Instant::now();
                         body(&mut state, &values, iters);
                         let end = Instant::now();
+                        let cpu_after = thread_cpu_ns();
                         let after = thread_schedstat();
                         let waited_ns = before
                             .zip(after)
                             .map(|((_, w0), (_, w1))| w1.saturating_sub(w0));
+                        let cpu_ns = cpu_before
+                            .zip(cpu_after)
+                            .map(|(c0, c1)| c1.saturating_sub(c0));
                         if done_tx
                             .send(Report {
                                 start,
                                 end,
                                 waited_ns,
+                                cpu_ns,
                             })
                             .is_err()
                         {
@@ -371,7 +401,7 @@ impl Workers {
 
     /// Has every worker do `iters` records, starting together; returns the span from the first
     /// worker's start to the last one's end (per-thread time for `iters` records, as
-    /// criterion's `iter_custom` expects).
+    /// criterion's `iter_custom` expects), or with [`cpu_clock`] the workers' mean CPU time.
     pub fn run(&self, iters: u64) -> Duration {
         for job in &self.jobs {
             job.send(iters).expect("bench worker alive");
@@ -399,6 +429,12 @@ impl Workers {
             }
         }
         self.stats.set(stats);
+        if cpu_clock() {
+            let cpu: Option<u64> = reports.iter().map(|r| r.cpu_ns).sum();
+            if let Some(cpu) = cpu {
+                return Duration::from_nanos(cpu / self.threads as u64);
+            }
+        }
         span
     }
 
