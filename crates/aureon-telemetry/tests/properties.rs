@@ -273,8 +273,9 @@ fn assert_matches(s: &HistogramSnapshot, m: &Model, what: &str) -> Result<(), Te
 }
 
 /// A window's delta equals the model of what was recorded in it: exact bins, count, sum and
-/// clamped; min and max those of the bins that grew, limited to the later snapshot's range
-/// (what `HistogramSnapshot::delta_since` documents).
+/// clamped; min and max those of the bins that grew, limited to the later snapshot's range,
+/// the max being the later snapshot's exact max when clamped values were recorded (what
+/// `HistogramSnapshot::delta_since` documents); and `[min, max]` holds the true values.
 fn assert_delta_matches(
     d: &HistogramSnapshot,
     m: &Model,
@@ -285,15 +286,29 @@ fn assert_delta_matches(
     prop_assert_eq!(d.sum(), m.sum, "{}: sum", what);
     prop_assert_eq!(d.clamped(), m.clamped, "{}: clamped", what);
     prop_assert_eq!(bins_of(d), m.bins(), "{}: bins", what);
-    let (min, max) = if m.count == 0 {
-        (0, 0)
-    } else {
-        (
-            m.hdr.min().clamp(to.min(), to.max()),
-            m.hdr.max().clamp(to.min(), to.max()),
-        )
+    // The reference's lowest and highest occupied bins. (Not hdrhistogram's `min()`/`max()`:
+    // its `max()` answers 0, not the top of bin 0, when the largest value recorded is 0.)
+    let bins = m.bins();
+    let (min, max) = match (bins.first(), bins.last()) {
+        (Some(lo), Some(hi)) => (
+            lo.0.clamp(to.min(), to.max()),
+            if m.clamped > 0 {
+                to.max()
+            } else {
+                hi.1.clamp(to.min(), to.max())
+            },
+        ),
+        _ => (0, 0),
     };
     prop_assert_eq!((d.min(), d.max()), (min, max), "{}: min, max", what);
+    // And they bound the interval's true values.
+    if m.count > 0 {
+        prop_assert!(
+            d.min() <= m.min && m.max <= d.max(),
+            "{}: [min, max] holds the values",
+            what
+        );
+    }
     Ok(())
 }
 
@@ -511,4 +526,26 @@ proptest! {
             );
         }
     }
+}
+
+/// Regression (found by `snapshots_and_windows_equal_hdrhistogram`): an interval whose values
+/// include one above the trackable range reported as its max the top of the range's bin,
+/// below that value; the max is now the exact one, and the top quantile answers it.
+#[test]
+fn a_window_with_clamped_values_keeps_their_max() {
+    let config = HistogramConfig {
+        lowest_discernible: 1,
+        highest_trackable: 529_278_301_770,
+        significant_figures: 0,
+        unit: Unit::None,
+    };
+    let h = Histogram::new(config).unwrap();
+    let before = h.snapshot();
+    let above = 1u64 << 39;
+    h.record(above);
+    h.record(0);
+    let delta = h.snapshot().delta_since(&before);
+    assert_eq!(delta.clamped(), 1);
+    assert_eq!((delta.min(), delta.max()), (0, above));
+    assert_eq!(delta.value_at_quantile(1.0), above);
 }
