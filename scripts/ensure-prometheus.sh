@@ -6,14 +6,32 @@
 # missing; otherwise changes nothing. Says what it found or did on stderr. Safe to run
 # again. Needs root (or sudo) only when it has to install.
 #
-# usage: scripts/ensure-prometheus.sh
+# The package would start a system Prometheus listening on 0.0.0.0:9090 and enable it at
+# boot; the tests need only the binaries (they start their own on a free loopback port). So
+# an install leaves no system service behind: services are kept from starting during it (a
+# temporary /usr/sbin/policy-rc.d that denies starts, the Debian mechanism invoke-rc.d and
+# deb-systemd-invoke obey, unless the machine already has one), then every service of the
+# packages it installed is stopped where it runs and disabled (systemd and/or sysvinit,
+# whichever is present), and nothing of them may be left listening: each step is said on
+# stderr.
+#
+# usage: scripts/ensure-prometheus.sh [--reinstall]
+#        --reinstall: run the install path even when both binaries exist (apt-get
+#        --reinstall; its services count as installed by this run). For testing this script.
 set -euo pipefail
 
 say() { echo "ensure-prometheus: $*" >&2; }
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-if have prometheus && have promtool; then
+reinstall=0
+case "${1:-}" in
+  --reinstall) reinstall=1 ;;
+  "") ;;
+  *) say "unknown argument: $1 (usage: scripts/ensure-prometheus.sh [--reinstall])"; exit 2 ;;
+esac
+
+if [ "$reinstall" -eq 0 ] && have prometheus && have promtool; then
   say "found $(command -v prometheus) ($(prometheus --version 2>&1 | head -n 1))"
   say "found $(command -v promtool)"
   exit 0
@@ -22,7 +40,11 @@ fi
 missing=()
 have prometheus || missing+=(prometheus)
 have promtool || missing+=(promtool)
-say "missing: ${missing[*]}; installing Debian's prometheus package (brings promtool)"
+if [ ${#missing[@]} -gt 0 ]; then
+  say "missing: ${missing[*]}; installing Debian's prometheus package (brings promtool)"
+else
+  say "--reinstall: reinstalling Debian's prometheus package"
+fi
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -34,13 +56,95 @@ if ! have apt-get; then
   exit 1
 fi
 
+installed_packages() { dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 == "ii" { print $2 }' | sort; }
+before=$(installed_packages)
+
+# Keep the packages' services from starting while they install. A policy-rc.d already
+# there (containers ship one that denies everything) is the machine's choice: left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+cleanup() { if [ "$own_policy" -eq 1 ]; then "${SUDO[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+if [ ! -e "$policy" ]; then
+  say "keeping the package's services from starting during the install (temporary $policy)"
+  printf '#!/bin/sh\n# ensure-prometheus.sh: no service starts during its install (removed after it)\nexit 101\n' |
+    "${SUDO[@]}" tee "$policy" >/dev/null
+  "${SUDO[@]}" chmod 755 "$policy"
+  own_policy=1
+fi
+
 say "running: apt-get update"
 "${SUDO[@]}" apt-get update -qq
-say "running: apt-get install -y --no-install-recommends prometheus"
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+apt_args=(install -y -qq --no-install-recommends)
+[ "$reinstall" -eq 0 ] || apt_args+=(--reinstall)
+say "running: apt-get ${apt_args[*]} prometheus"
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get "${apt_args[@]}" prometheus >/dev/null
+cleanup
+own_policy=0
 
-# The package starts a system Prometheus on :9090 where systemd runs; the tests do not need
-# it (they start their own on a free loopback port), so it is left as the package set it up.
+# The packages this run installed (with --reinstall, prometheus itself too).
+mapfile -t added < <(comm -13 <(echo "$before") <(installed_packages))
+[ "$reinstall" -eq 0 ] || added+=(prometheus)
+
+# Their services: systemd units and sysvinit scripts they ship.
+services=()
+for pkg in "${added[@]}"; do
+  while IFS= read -r f; do
+    name=$(basename "$f"); name=${name%.service}
+    case " ${services[*]} " in *" $name "*) ;; *) services+=("$name") ;; esac
+  done < <(dpkg -L "$pkg" 2>/dev/null | grep -E '^(/usr)?/lib/systemd/system/[^/@]+\.service$|^/etc/init\.d/[^/]+$' || true)
+done
+
+systemd_runs=0
+[ -d /run/systemd/system ] && systemd_runs=1
+for svc in "${services[@]}"; do
+  if [ "$systemd_runs" -eq 1 ]; then
+    if systemctl is-active --quiet "$svc" 2>/dev/null; then
+      "${SUDO[@]}" systemctl stop "$svc"
+      say "stopped the system service $svc that the package started (systemd)"
+    fi
+  elif [ -x "/etc/init.d/$svc" ] && "${SUDO[@]}" "/etc/init.d/$svc" status >/dev/null 2>&1; then
+    "${SUDO[@]}" "/etc/init.d/$svc" stop >/dev/null
+    say "stopped the system service $svc that the package started (/etc/init.d/$svc)"
+  fi
+  # Not started at boot either: systemd's enablement (works without a running systemd) and
+  # sysvinit's links.
+  if have systemctl && systemctl list-unit-files "$svc.service" >/dev/null 2>&1 &&
+    "${SUDO[@]}" systemctl disable --quiet "$svc" >/dev/null 2>&1; then
+    say "disabled $svc.service (systemd: not started at boot)"
+  fi
+  if [ -x "/etc/init.d/$svc" ] && have update-rc.d &&
+    "${SUDO[@]}" update-rc.d "$svc" disable >/dev/null 2>&1; then
+    say "disabled /etc/init.d/$svc (sysvinit: not started at boot)"
+  fi
+done
+[ ${#services[@]} -gt 0 ] || say "the installed packages ship no system service"
+
+# Nothing of theirs may be left running: no process of the packages' daemons, so nothing
+# listens on 0.0.0.0:9090 (or anywhere) on their behalf.
+left=()
+for svc in "${services[@]}"; do
+  for pid in $(pgrep -x "$svc" 2>/dev/null || true); do
+    # Only daemons of the system install (run as the package's user by its init), not the
+    # tests' own `prometheus` processes, which run as the caller.
+    # (A stopped daemon whose parent has not reaped it yet is a zombie: gone.)
+    read -r user stat < <(ps -o user=,stat= -p "$pid" 2>/dev/null || true)
+    case "${stat:-Z}" in Z*) continue ;; esac
+    if [ "$user" = "$svc" ] || [ "$user" = prometheus ]; then left+=("$svc[$pid]"); fi
+  done
+done
+if [ ${#left[@]} -gt 0 ]; then
+  say "a system service is still running after the install: ${left[*]}; stop it (service NAME stop)"
+  exit 1
+fi
+if have ss; then
+  if ss -ltnH 'sport = :9090' | grep -q .; then
+    say "note: something listens on port 9090 (not a service of this install): $(ss -ltnpH 'sport = :9090' | head -n 1)"
+  else
+    say "checked: nothing listens on port 9090"
+  fi
+fi
+
 if have prometheus && have promtool; then
   say "installed $(command -v prometheus) ($(prometheus --version 2>&1 | head -n 1)) and $(command -v promtool)"
 else
