@@ -204,6 +204,14 @@ mod tests {
         Some(MetricKey::new(name, &[]).unwrap())
     }
 
+    /// Looks `name` up in this thread's cache for `log`, counting the misses in `made`.
+    fn lookup(log: &ExpiryLog, made: &AtomicU64, name: &'static str) -> metrics::Counter {
+        get_or_make(log, &Key::from_static_name(name), || {
+            made.fetch_add(1, Ordering::Relaxed);
+            (counter(0), registered(name))
+        })
+    }
+
     fn counter(n: u64) -> metrics::Counter {
         let c = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(n));
         metrics::Counter::from_arc(c)
@@ -213,12 +221,7 @@ mod tests {
     fn a_thread_makes_each_key_once_and_threads_do_not_share_entries() {
         let log = ExpiryLog::new();
         let made = AtomicU64::new(0);
-        let get = |name: &'static str| {
-            get_or_make(&log, &Key::from_static_name(name), || {
-                made.fetch_add(1, Ordering::Relaxed);
-                (counter(0), registered(name))
-            })
-        };
+        let get = |name: &'static str| lookup(&log, &made, name);
         let _ = get("a");
         let _ = get("a");
         let _ = get("b");
@@ -237,12 +240,7 @@ mod tests {
     fn expired_keys_are_made_again_and_only_those() {
         let log = ExpiryLog::new();
         let made = AtomicU64::new(0);
-        let get = |name: &'static str| {
-            get_or_make(&log, &Key::from_static_name(name), || {
-                made.fetch_add(1, Ordering::Relaxed);
-                (counter(0), registered(name))
-            })
-        };
+        let get = |name: &'static str| lookup(&log, &made, name);
         let _ = get("a");
         let _ = get("b");
         log.expired(&[registered("a").unwrap()]);
@@ -256,12 +254,7 @@ mod tests {
     fn a_thread_behind_the_log_starts_over() {
         let log = ExpiryLog::new();
         let made = AtomicU64::new(0);
-        let get = |name: &'static str| {
-            get_or_make(&log, &Key::from_static_name(name), || {
-                made.fetch_add(1, Ordering::Relaxed);
-                (counter(0), registered(name))
-            })
-        };
+        let get = |name: &'static str| lookup(&log, &made, name);
         let _ = get("kept");
         for _ in 0..LOG_EVENTS + 1 {
             log.expired(&[registered("other").unwrap()]);
