@@ -161,6 +161,29 @@ pub fn dashboard(spec: &DashboardSpec) -> Value {
             12,
         );
     }
+    // Label-set caps: which metrics record into their overflow series, and how often the
+    // registry refuses a registration. `or vector(0)` so that a healthy node shows 0, not
+    // "No data".
+    let (label, value) = aureon_telemetry::OVERFLOW_LABEL;
+    let mut cap = vec![target(
+        &format!("group by (__name__) ({{{label}=\"{value}\",{SEL}}}) or vector(0)"),
+        "{{__name__}} at its label-set cap",
+    )];
+    if let Some(prefix) = o.internal_prefix() {
+        cap.push(target(
+            &format!(
+                "sum(rate({prefix}_registration_errors_total{{{SEL}}}[$__rate_interval])) or vector(0)"
+            ),
+            "refused registrations/s",
+        ));
+    }
+    place(
+        &mut panels,
+        timeseries("Label-set caps: overflow series, refusals", "short", cap),
+        12,
+        8,
+        0,
+    );
     if let Some(g) = &spec.memory_gauge {
         let g = o.gauge_name(g);
         let mem = vec![target(&format!("{g}{{{SEL}}}"), "{{instance}}")];

@@ -8,7 +8,7 @@ use aureon_prometheus::grafana::{
     DashboardSpec, LatencySource, dashboard, dashboard_json, queries,
 };
 use aureon_prometheus::{ExportOptions, Format, HistogramMode, render};
-use aureon_telemetry::Registry;
+use aureon_telemetry::{OVERFLOW_LABEL, Registry};
 use std::collections::BTreeSet;
 use std::process::Command;
 
@@ -92,7 +92,12 @@ fn check_against_exposition(spec: &DashboardSpec) -> usize {
     );
     for expr in &exprs {
         let names = metric_names(expr);
-        assert!(!names.is_empty(), "no metric in {expr}");
+        // The label-set cap panel selects overflow series across every name by their label.
+        let by_overflow_label = expr.contains(&format!("{{{}=", OVERFLOW_LABEL.0));
+        assert!(
+            !names.is_empty() || by_overflow_label,
+            "no metric in {expr}"
+        );
         for n in names {
             assert!(
                 emitted.contains(&n),
@@ -249,6 +254,41 @@ fn every_query_is_valid_promql() {
             "{source:?}: {}{}\n{rules}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The label-set cap panel selects what a registry past its cap really exports: a series of
+/// the capped name carrying the overflow label, in every format.
+#[test]
+fn the_overflow_panel_selects_the_overflow_series_a_capped_registry_exports() {
+    let registry = Registry::builder().max_label_sets(1).build();
+    registry
+        .counter_with("peer_messages", &[("peer", "a")])
+        .increment(1);
+    registry
+        .counter_with("peer_messages", &[("peer", "b")])
+        .increment(2);
+    let d = dashboard(&DashboardSpec::default());
+    let (_, expr) = queries(&d)
+        .into_iter()
+        .find(|(title, _)| title.starts_with("Label-set caps"))
+        .expect("the label-set cap panel");
+    let (label, value) = OVERFLOW_LABEL;
+    let selector = format!("{label}=\"{value}\"");
+    assert!(expr.contains(&selector), "{expr}");
+    for format in [Format::PrometheusText, Format::OpenMetrics] {
+        let text = String::from_utf8(render(
+            &registry.snapshot(),
+            format,
+            &ExportOptions::default(),
+        ))
+        .unwrap();
+        assert!(
+            text.lines().any(|l| l.starts_with("peer_messages_total{")
+                && l.contains(&selector)
+                && l.ends_with(" 2")),
+            "{format:?}: {text}"
         );
     }
 }
