@@ -10,6 +10,7 @@
 use crate::ExportOptions;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The port the endpoint listens on unless told otherwise (the one the README's demo uses).
@@ -54,6 +55,8 @@ pub struct ServerConfig {
     gzip: bool,
     stale_after: Option<Duration>,
     export: ExportOptions,
+    web_config_file: Option<PathBuf>,
+    open_health: bool,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +77,8 @@ impl Default for ServerConfig {
             gzip: true,
             stale_after: None,
             export: ExportOptions::default(),
+            web_config_file: None,
+            open_health: false,
         }
     }
 }
@@ -142,6 +147,16 @@ impl ServerConfig {
         &self.export
     }
 
+    /// See [`ServerConfigBuilder::web_config_file`].
+    pub fn web_config_file(&self) -> Option<&Path> {
+        self.web_config_file.as_deref()
+    }
+
+    /// See [`ServerConfigBuilder::open_health`].
+    pub fn open_health(&self) -> bool {
+        self.open_health
+    }
+
     fn validate(&self) -> io::Result<()> {
         let invalid = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
         if self.max_connections == 0 {
@@ -192,9 +207,10 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// Listens on `address`, which may be any interface (`0.0.0.0:9898`). The endpoint has
-    /// no authentication or TLS: exposing it beyond loopback is a decision for the operator
-    /// (see `docs/operations.md`), which is why it is a method of its own.
+    /// Listens on `address`, which may be any interface (`0.0.0.0:9898`). Without a
+    /// [`ServerConfigBuilder::web_config_file`] the endpoint has no authentication or TLS:
+    /// exposing it beyond loopback is a decision for the operator (see
+    /// `docs/operations.md`), which is why it is a method of its own.
     pub fn bind_address(mut self, address: SocketAddr) -> Self {
         self.config.address = address;
         self
@@ -280,6 +296,26 @@ impl ServerConfigBuilder {
     /// What `/metrics` contains and how it is named.
     pub fn export_options(mut self, options: ExportOptions) -> Self {
         self.config.export = options;
+        self
+    }
+
+    /// TLS, mTLS and basic auth from a web configuration file in the Prometheus
+    /// exporter-toolkit format (`--web.config.file` of node_exporter; see
+    /// [`super::WebConfig`] and `docs/operations.md`). The file is loaded by
+    /// [`super::MetricsServer::start`], which fails on a bad one (naming the file, the line and
+    /// the problem), and re-read when it or a file it names changes; a bad new version keeps
+    /// the previous one in force (see [`super::MetricsServer::web_config_reloads`]).
+    pub fn web_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.web_config_file = Some(path.into());
+        self
+    }
+
+    /// Whether `/health` answers without basic-auth credentials when the web configuration
+    /// has users (default `false`: every path needs them). Load balancers and orchestrator
+    /// probes that cannot send credentials need `true`; `/health` still goes over TLS when
+    /// the port speaks it, and says only healthy, degraded or unhealthy with its reasons.
+    pub fn open_health(mut self, open: bool) -> Self {
+        self.config.open_health = open;
         self
     }
 

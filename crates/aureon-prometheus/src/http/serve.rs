@@ -13,6 +13,7 @@
 //!   while reading a response; hyper's header-read timeout bounds clients that stall while
 //!   sending one.
 
+use super::reload::WebState;
 use super::routes::Endpoint;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -23,7 +24,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
@@ -45,6 +46,18 @@ content-length: 40\r\n\
 \r\n\
 too many connections: try again shortly\n";
 
+/// The answer to a plain-HTTP request on a TLS port (what Go's server says, so that
+/// someone trying `curl http://` learns what is wrong).
+pub(super) const PLAIN_HTTP_ON_TLS_RESPONSE: &[u8] = b"HTTP/1.0 400 Bad Request\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+connection: close\r\n\
+content-length: 48\r\n\
+\r\n\
+Client sent an HTTP request to an HTTPS server.\n";
+
+/// The first byte of every TLS connection (a handshake record).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
 /// The limits a connection is served with (see [`super::ServerConfig`]).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
@@ -60,6 +73,7 @@ pub(super) struct Limits {
 pub(super) async fn run(
     listener: TcpListener,
     endpoint: Arc<Endpoint>,
+    web: Option<Arc<WebState>>,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -86,6 +100,7 @@ pub(super) async fn run(
             tokio::spawn(serve(
                 stream,
                 Arc::clone(&endpoint),
+                web.clone(),
                 limits,
                 stop.clone(),
                 permit,
@@ -116,17 +131,64 @@ fn is_per_connection(e: &io::Error) -> bool {
 }
 
 /// Serves one connection (keep-alive, any number of requests) until the client closes it,
-/// a timeout closes it, its lifetime ends or the server stops.
+/// a timeout closes it, its lifetime ends or the server stops; over TLS when the web
+/// configuration in force says so.
 async fn serve(
     stream: TcpStream,
     endpoint: Arc<Endpoint>,
+    web: Option<Arc<WebState>>,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
 ) {
+    let active = web.as_ref().map(|w| w.current());
+    let acceptor = active.as_ref().and_then(|a| a.tls.clone());
+    let Some(acceptor) = acceptor else {
+        return serve_http(stream, endpoint, active, limits, &mut stop).await;
+    };
+    // The handshake counts against the header timeout: a client that opens a TLS
+    // connection and says nothing is as slow as one that sends no headers.
+    let handshake = async {
+        let mut first = [0u8; 1];
+        if stream.peek(&mut first).await.ok()? == 0 {
+            return None;
+        }
+        if first[0] != TLS_HANDSHAKE_RECORD {
+            // Plain HTTP (or anything else) on the TLS port: say so and close.
+            let mut stream = stream;
+            answer_and_close(&mut stream, PLAIN_HTTP_ON_TLS_RESPONSE).await;
+            return None;
+        }
+        // A failed handshake (wrong client certificate, no common version or suite,
+        // garbage) ends the connection; rustls has sent the client its alert.
+        acceptor.accept(stream).await.ok()
+    };
+    let tls = match race(
+        tokio::time::timeout(limits.header_read_timeout, handshake),
+        stopped(&mut stop),
+    )
+    .await
+    {
+        Either::Left(Ok(Some(tls))) => tls,
+        _ => return,
+    };
+    serve_http(tls, endpoint, active, limits, &mut stop).await;
+}
+
+/// Serves HTTP/1.1 on an established connection (plain or TLS).
+async fn serve_http<Io>(
+    io: Io,
+    endpoint: Arc<Endpoint>,
+    active: Option<Arc<super::reload::Active>>,
+    limits: Limits,
+    stop: &mut watch::Receiver<bool>,
+) where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |req| {
         let endpoint = Arc::clone(&endpoint);
-        async move { endpoint.handle(req).await }
+        let active = active.clone();
+        async move { endpoint.handle(req, active.as_deref()).await }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -137,10 +199,10 @@ async fn serve(
         // lets a full header block be parsed while bounding memory per connection.
         .max_buf_size(limits.max_header_bytes.saturating_mul(2).max(HYPER_MIN_BUF))
         .keep_alive(true);
-    let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
     let end_of_life = race(
         tokio::time::sleep(limits.connection_lifetime),
-        stopped(&mut stop),
+        stopped(stop),
     );
     // Errors (client vanished, header timeout, parse error after hyper's 400) end the
     // connection; there is nobody to report them to.
@@ -153,12 +215,17 @@ async fn serve(
 /// Answers a connection beyond the limit with [`BUSY_RESPONSE`] and closes it, within
 /// [`REJECT_TIME`].
 async fn reject(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
+    answer_and_close(&mut stream, BUSY_RESPONSE).await;
+}
+
+/// Writes a fixed `response` and closes the connection, within [`REJECT_TIME`].
+async fn answer_and_close(stream: &mut TcpStream, response: &[u8]) {
     let _ = tokio::time::timeout(REJECT_TIME, async {
-        stream.write_all(BUSY_RESPONSE).await?;
+        stream.write_all(response).await?;
         stream.shutdown().await?;
         // Closing a socket with unread input makes the kernel send a reset, which can make
         // the client drop our response unread. Reading (a bounded amount) until the client
-        // closes its side, or until the time is up, lets the 503 arrive.
+        // closes its side, or until the time is up, lets the answer arrive.
         let mut buf = [0u8; 4096];
         let mut drained = 0;
         while drained < REJECT_DRAIN_BYTES {
@@ -216,5 +283,14 @@ mod tests {
             .unwrap();
         assert_eq!(declared, body.len());
         assert!(head.starts_with("HTTP/1.1 503 "));
+        let text = std::str::from_utf8(PLAIN_HTTP_ON_TLS_RESPONSE).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let declared: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(declared, body.len());
     }
 }
