@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-prometheus.sh
+bash scripts/ensure-rotel.sh >/dev/null  # the OTLP receiver of crates/aureon-otlp's tests
 # The TUI test drives the demo's dashboard in a real pseudo-terminal through tmux.
 if ! command -v tmux >/dev/null; then
   echo "test.sh: installing tmux (Debian) for the terminal-dashboard test" >&2

@@ -476,7 +476,7 @@ fn held_handles_record_exactly_without_touching_the_registry() {
 }
 
 #[test]
-fn a_label_explosion_stops_at_the_registrys_cap_and_every_refusal_is_counted() {
+fn a_label_explosion_stops_at_the_registrys_cap_and_every_record_is_kept() {
     let registry = Registry::builder().max_label_sets(10).build();
     let recorder = AureonRecorder::new(registry.clone());
     with_local_recorder(&recorder, || {
@@ -487,8 +487,10 @@ fn a_label_explosion_stops_at_the_registrys_cap_and_every_refusal_is_counted() {
         }
     });
     let snap = registry.snapshot();
-    assert_eq!(snap.family("requests").count(), 10);
-    // The 10 accepted label sets got both rounds; the 90 others were refused each time.
+    // The 10 accepted label sets plus the name's overflow series.
+    assert_eq!(snap.family("requests").count(), 11);
+    // Every increment is exported: 2 per accepted label set, and the 90 others' 180 in the
+    // overflow series.
     let exported: u64 = snap
         .family("requests")
         .map(|(_, v)| match v {
@@ -496,10 +498,60 @@ fn a_label_explosion_stops_at_the_registrys_cap_and_every_refusal_is_counted() {
             _ => 0,
         })
         .sum();
-    assert_eq!(exported, 20);
+    assert_eq!(exported, 200);
+    assert_eq!(
+        snap.counter_with("requests", &[aureon_telemetry::OVERFLOW_LABEL]),
+        Some(180)
+    );
+    // Each over-cap registration is still refused and counted.
     assert_eq!(snap.registration_errors(), 180);
     assert!(matches!(
         registry.last_registration_error(),
         Some(MetricError::TooManyLabelSets { limit: 10, .. })
     ));
+}
+
+/// The cap case through the facade: `max_label_sets(4)`, ten label sets of 100
+/// records each, for a counter and a histogram.
+#[test]
+fn ten_label_sets_under_a_cap_of_four_sum_to_everything_recorded() {
+    let registry = Registry::builder().max_label_sets(4).build();
+    let recorder = AureonRecorder::new(registry.clone());
+    with_local_recorder(&recorder, || {
+        for id in 0..10 {
+            for _ in 0..100 {
+                counter!("jobs", "queue" => format!("q{id}")).increment(1);
+                histogram!("job_seconds", "queue" => format!("q{id}")).record(0.002);
+            }
+        }
+    });
+    let snap = registry.snapshot();
+    let counters: u64 = snap
+        .family("jobs")
+        .map(|(_, v)| match v {
+            aureon_telemetry::MetricValue::Counter(c) => *c,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(counters, 1000);
+    let histogram_name = snap
+        .iter()
+        .map(|(k, _)| k.name().to_owned())
+        .find(|n| n.starts_with("job_seconds"))
+        .expect("the histogram is exported");
+    let records: u64 = snap
+        .family(&histogram_name)
+        .map(|(_, v)| match v {
+            aureon_telemetry::MetricValue::Histogram(h) => h.count(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(records, 1000);
+    for name in ["jobs", histogram_name.as_str()] {
+        let overflow = snap
+            .family(name)
+            .filter(|(labels, _)| labels.get("otel_metric_overflow") == Some("true"))
+            .count();
+        assert_eq!(overflow, 1, "{name}");
+    }
 }

@@ -66,6 +66,36 @@ fn demo_serves_metrics_while_running_and_ends_with_a_real_report() {
             "{series:?} missing from /metrics:\n{metrics}"
         );
     }
+    // The OpenMetrics scrape carries block heights as exemplars of block_processing's
+    // buckets ("which block made p99 jump"); other operations record none.
+    let mut exemplars = Vec::new();
+    let mut openmetrics = String::new();
+    while exemplars.is_empty() && started.elapsed() < Duration::from_secs(5) {
+        if let Some((200, body)) = http_get(port, "/metrics?format=openmetrics") {
+            exemplars = height_exemplars(&body);
+            openmetrics = body;
+        }
+        if exemplars.is_empty() {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert!(
+        !exemplars.is_empty(),
+        "no height exemplars on block_processing:\n{openmetrics}"
+    );
+    for &(le, _, seconds) in &exemplars {
+        assert!(
+            seconds <= le && seconds >= 0.0,
+            "{seconds} s exemplar on le={le}"
+        );
+    }
+    assert!(
+        !openmetrics
+            .lines()
+            .any(|l| l.contains("op=\"tx_validation\"") && l.contains(" # {")),
+        "tx_validation has exemplars it never recorded"
+    );
+
     // The status depends on this machine's load (a preempted thread is a real latency spike),
     // so check that /health is consistent with itself rather than that it is healthy.
     let gauge = health_gauge(&metrics).expect("aureon_health_status is exported");
@@ -128,6 +158,13 @@ fn demo_serves_metrics_while_running_and_ends_with_a_real_report() {
     let headers = number_after(report, "header_validation:").expect("header count");
     let txs = number_after(report, "tx_validation:").expect("tx count");
     assert_eq!(blocks, headers, "{report}");
+    // Each worker's chain starts at height 0 (a corrupt header may claim one more).
+    for &(_, height, _) in &exemplars {
+        assert!(
+            height <= blocks + 1,
+            "exemplar height {height} of {blocks} blocks"
+        );
+    }
     assert!(
         blocks >= scraped_blocks && blocks > 50,
         "{blocks} blocks after {scraped_blocks}"
@@ -226,6 +263,29 @@ fn ctrl_c_stops_the_demo_cleanly_with_a_final_report() {
 }
 
 /// The value of the `aureon_health_status` gauge in an exposition, once evaluated.
+/// `(le, height, value in seconds)` of every exemplar on block_processing's bucket lines:
+/// `…_bucket{op="block_processing",le="0.001"} 7 # {height="123"} 0.000141`.
+fn height_exemplars(openmetrics: &str) -> Vec<(f64, u64, f64)> {
+    openmetrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("aureon_operation_latency_seconds_bucket{op=\"block_processing\"")
+        })
+        .filter_map(|l| {
+            let (sample, exemplar) = l.split_once(" # ")?;
+            let le = sample.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            let height = exemplar.strip_prefix("{height=\"")?.split('"').next()?;
+            let value = exemplar.split("} ").nth(1)?.split_whitespace().next()?;
+            Some((le, height.parse().ok()?, value.parse().ok()?))
+        })
+        .collect()
+}
+
 fn health_gauge(metrics: &str) -> Option<f64> {
     metrics
         .lines()

@@ -91,6 +91,8 @@ fn the_dashboard_shows_live_figures_and_quits_on_q() {
             .iter()
             .any(|s| screen.contains(s))
             && screen.contains("Latency per operation, last")
+            // The block that made p99 jump, by height (the demo's exemplars).
+            && screen.contains("slowest block #")
             && screen.contains("block_processing")
             && screen.contains("µs")
             && screen.contains("Health checks")

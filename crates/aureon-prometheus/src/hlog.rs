@@ -48,6 +48,12 @@ pub enum HlogError {
         /// Index of the interval in the log.
         interval: usize,
     },
+    /// A `StartTime`/`BaseTime` header, or an interval's start and length added to
+    /// `BaseTime`, is beyond what a [`SystemTime`] holds.
+    TimeOutOfRange {
+        /// Index of the interval in the log (`None`: a header).
+        interval: Option<usize>,
+    },
     /// An interval's histogram is not a valid HdrHistogram encoding.
     Deserialize {
         /// Index of the interval in the log.
@@ -71,6 +77,15 @@ impl fmt::Display for HlogError {
             HlogError::Base64 { interval } => {
                 write!(f, "interval {interval}: the histogram is not valid base64")
             }
+            HlogError::TimeOutOfRange { interval: None } => {
+                write!(f, "a StartTime or BaseTime header is out of range")
+            }
+            HlogError::TimeOutOfRange {
+                interval: Some(interval),
+            } => write!(
+                f,
+                "interval {interval}: its start or length is out of range"
+            ),
             HlogError::Deserialize { interval, reason } => {
                 write!(
                     f,
@@ -124,6 +139,10 @@ pub struct IntervalLog {
 
 impl IntervalLog {
     /// The wall-clock start of `interval` (its start plus `BaseTime`, or since the epoch).
+    ///
+    /// # Panics
+    /// If the sum is beyond what a [`SystemTime`] holds, which [`read`] checks for every
+    /// interval of the logs it returns (it answers [`HlogError::TimeOutOfRange`]).
     pub fn absolute_start(&self, interval: &Interval) -> SystemTime {
         self.base_time.unwrap_or(UNIX_EPOCH) + interval.start
     }
@@ -205,26 +224,35 @@ pub fn write_history<W: Write>(
 }
 
 /// Reads an interval log (from this crate or any HdrHistogram writer).
+///
+/// A log is outside input (`aureon-monitor report --from FILE`), so what it declares is
+/// checked before anything is allocated for it: an interval's encoded histogram may inflate
+/// to at most [`MAX_DECODED_HISTOGRAM_BYTES`], and the payload length its header declares
+/// must be there (the decoder would otherwise reserve whatever a 4-byte field says, up to
+/// 4 GiB for a 60-byte line, found by fuzzing). The histogram's own counts are bounded by
+/// its declared range and precision (at most about 48 MiB, at 5 significant figures over
+/// the whole `u64` range).
 pub fn read(input: &[u8]) -> Result<IntervalLog, HlogError> {
     let mut log = IntervalLog::default();
     let mut deserializer = Deserializer::new();
-    let mut raw = Vec::new();
+    let (mut raw, mut inflated) = (Vec::new(), Vec::new());
+    let header_time = |d: Duration| {
+        UNIX_EPOCH
+            .checked_add(d)
+            .ok_or(HlogError::TimeOutOfRange { interval: None })
+    };
     for entry in IntervalLogIterator::new(input) {
         match entry {
-            Ok(LogEntry::StartTime(d)) => log.start_time = Some(UNIX_EPOCH + d),
-            Ok(LogEntry::BaseTime(d)) => log.base_time = Some(UNIX_EPOCH + d),
+            Ok(LogEntry::StartTime(d)) => log.start_time = Some(header_time(d)?),
+            Ok(LogEntry::BaseTime(d)) => log.base_time = Some(header_time(d)?),
             Ok(LogEntry::Interval(i)) => {
                 let interval = log.intervals.len();
                 raw.clear();
                 base64::engine::general_purpose::STANDARD
                     .decode_vec(i.encoded_histogram(), &mut raw)
                     .map_err(|_| HlogError::Base64 { interval })?;
-                let histogram = deserializer.deserialize(&mut raw.as_slice()).map_err(|e| {
-                    HlogError::Deserialize {
-                        interval,
-                        reason: format!("{e:?}"),
-                    }
-                })?;
+                let histogram = decode_histogram(&raw, &mut inflated, &mut deserializer)
+                    .map_err(|reason| HlogError::Deserialize { interval, reason })?;
                 log.intervals.push(Interval {
                     tag: i.tag().map(|t| t.as_str().to_owned()),
                     start: i.start_timestamp(),
@@ -240,7 +268,75 @@ pub fn read(input: &[u8]) -> Result<IntervalLog, HlogError> {
             }
         }
     }
+    // A BaseTime may come after the intervals it applies to: check once all are read.
+    let base = log.base_time.unwrap_or(UNIX_EPOCH);
+    for (index, i) in log.intervals.iter().enumerate() {
+        base.checked_add(i.start)
+            .and_then(|t| t.checked_add(i.length))
+            .ok_or(HlogError::TimeOutOfRange {
+                interval: Some(index),
+            })?;
+    }
     Ok(log)
+}
+
+/// The most an interval's histogram may inflate to in its V2 encoding: 64 MiB, above the
+/// largest legitimate one (every count of a 5-significant-figure, full-range histogram,
+/// at most 9 bytes each, is about 54 MiB) and far below what would hurt.
+pub const MAX_DECODED_HISTOGRAM_BYTES: usize = 64 << 20;
+
+/// HdrHistogram's V2 cookies (plain and deflate-compressed, 64-bit counts) and the size of
+/// the V2 header (cookie, payload length, normalizing offset, digits, low, high, ratio).
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+const V2_HEADER_BYTES: usize = 40;
+
+/// Decodes one histogram (`raw`: the base64-decoded bytes of a log line), inflating it into
+/// `inflated` within [`MAX_DECODED_HISTOGRAM_BYTES`] and checking its declared payload
+/// length against the bytes present, then handing the plain V2 encoding to hdrhistogram's
+/// decoder.
+fn decode_histogram(
+    raw: &[u8],
+    inflated: &mut Vec<u8>,
+    deserializer: &mut Deserializer,
+) -> Result<hdrhistogram::Histogram<u64>, String> {
+    use std::io::Read as _;
+    let be32 = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let v2: &[u8] = match be32(raw, 0) {
+        Some(V2_DEFLATE_COOKIE) => {
+            let declared = be32(raw, 4).ok_or("truncated compressed header")?;
+            let stream = &raw[8..];
+            inflated.clear();
+            flate2::read::ZlibDecoder::new(stream.take(u64::from(declared)))
+                .take(MAX_DECODED_HISTOGRAM_BYTES as u64 + 1)
+                .read_to_end(inflated)
+                .map_err(|e| format!("the compressed histogram does not inflate: {e}"))?;
+            if inflated.len() > MAX_DECODED_HISTOGRAM_BYTES {
+                return Err(format!(
+                    "the histogram inflates to more than {MAX_DECODED_HISTOGRAM_BYTES} bytes"
+                ));
+            }
+            inflated
+        }
+        Some(V2_COOKIE) => raw,
+        _ => return Err("not an HdrHistogram V2 encoding (unknown cookie)".to_owned()),
+    };
+    if be32(v2, 0) != Some(V2_COOKIE) {
+        return Err("not an HdrHistogram V2 encoding (unknown inner cookie)".to_owned());
+    }
+    let declared = be32(v2, 4).ok_or("truncated V2 header")? as usize;
+    let present = v2.len().saturating_sub(V2_HEADER_BYTES);
+    if v2.len() < V2_HEADER_BYTES || declared > present {
+        return Err(format!(
+            "the histogram declares {declared} bytes of counts but holds {present}"
+        ));
+    }
+    deserializer
+        .deserialize(&mut &v2[..V2_HEADER_BYTES + declared])
+        .map_err(|e| format!("{e:?}"))
 }
 
 /// The tag of a series: `name`, or `name{k=v;k=v}` with reserved characters

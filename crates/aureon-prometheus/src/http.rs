@@ -49,6 +49,10 @@
 
 mod auth;
 mod config;
+// The fuzz targets' entry point into the real request path (see the module docs).
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gzip;
 mod health;
 mod reload;

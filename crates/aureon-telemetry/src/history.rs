@@ -150,10 +150,22 @@ impl Window {
         self.to.taken_at.duration_since(self.from.taken_at)
     }
 
-    /// How much counter `name{labels}` grew (a counter absent earlier counts from 0).
+    /// How much counter `name{labels}` grew (a counter absent earlier counts from 0, as does
+    /// one created again since `from`, after idle expiry freed it: see
+    /// [`Snapshot::created`]).
     pub fn counter_delta(&self, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
         let now = self.to.counter_with(name, labels)?;
-        Some(now.saturating_sub(self.from.counter_with(name, labels).unwrap_or(0)))
+        let before = match self.same_series(name, labels) {
+            true => self.from.counter_with(name, labels).unwrap_or(0),
+            false => 0,
+        };
+        Some(now.saturating_sub(before))
+    }
+
+    /// Whether `from` holds the same series as `to` (not an earlier one that was freed and
+    /// created again in between).
+    fn same_series(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.from.created_with(name, labels) == self.to.created_with(name, labels)
     }
 
     /// Counter growth per second over the window.
@@ -171,7 +183,9 @@ impl Window {
     ) -> Option<HistogramSnapshot> {
         let now = self.to.histogram_with(name, labels)?;
         Some(match self.from.get(name, labels) {
-            Some(MetricValue::Histogram(before)) => now.delta_since(before),
+            Some(MetricValue::Histogram(before)) if self.same_series(name, labels) => {
+                now.delta_since(before)
+            }
             _ => now.clone(),
         })
     }

@@ -11,7 +11,9 @@
 //! * [`Counter`]: one cache-padded cell per thread ([`Counter::local`] gives a thread-bound
 //!   [`LocalCounter`]). [`Gauge`]: an `f64`.
 //! * [`Registry`]: metrics keyed by name and labels (validated with Prometheus' rules, with
-//!   a cap on label sets per name). Handles are looked up once and record without the map.
+//!   a cap on label sets per name, past which records go to the name's overflow series).
+//!   Handles are looked up once and record without the map. Optionally, series idle for a
+//!   timeout leave snapshots and are freed ([`RegistryBuilder::idle_timeout`]).
 //! * [`Registry::snapshot`] merges everything into an immutable [`Snapshot`];
 //!   [`Snapshotter`] does so periodically on its own thread, keeps a [`History`] ring and
 //!   publishes it for readers who never block writers.
@@ -38,8 +40,10 @@
 mod clock;
 mod counter;
 mod counts;
+mod entry;
 mod error;
 mod exemplar;
+mod expiry;
 mod gauge;
 mod histogram;
 mod history;
@@ -65,7 +69,7 @@ pub use history::{History, Window};
 pub use key::{Labels, MetricKey, is_valid_label_name, is_valid_metric_name};
 pub use layout::HistogramConfig;
 pub use local::{LocalCounter, LocalHistogram};
-pub use registry::{DEFAULT_MAX_LABEL_SETS, Registry, RegistryBuilder};
+pub use registry::{DEFAULT_MAX_LABEL_SETS, OVERFLOW_LABEL, Registry, RegistryBuilder};
 pub use snapshot::{Bin, HistogramSnapshot, MetricValue, Snapshot};
 pub use snapshotter::{DEFAULT_MAX_HISTORY_BYTES, SnapshotReader, Snapshotter, SnapshotterConfig};
 pub use unit::Unit;

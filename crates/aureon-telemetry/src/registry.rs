@@ -1,45 +1,42 @@
 //! The registry: metrics keyed by name and labels, created once and found again by key.
 //!
 //! Registration is the only place a map is touched; the handles it returns record without
-//! it. Creating a key is an atomic get-or-insert on the map (`dashmap`'s entry lock), so two
-//! threads racing to create the same key get the same metric (loom model
+//! it. Creating a key is an atomic update of the key's map entry (`dashmap`'s entry lock), so
+//! two threads racing to create the same key get the same metric (loom model
 //! `racing_get_or_create_yields_one_metric`). A new label set joins its name's family (kind,
 //! configuration, label-set count), found with an atomic get-or-insert of its own, and takes
 //! a place under the cap with an atomic `fetch_update`, so the cap holds even when label sets
-//! of one name are created at once under different map shards.
+//! of one name are created at once under different map shards. Past the cap, the infallible
+//! methods hand out the name's overflow series instead (`otel_metric_overflow="true"`).
+//!
+//! With an idle timeout, every snapshot also runs the expiry pass ([`crate::expiry`]); the
+//! states an entry goes through are listed in [`crate::entry`].
 
 use crate::counter::{Counter, CounterCore};
+use crate::entry::{Entry, Metric, State};
 use crate::error::{MetricError, MetricKind};
+use crate::expiry::{self, Applied, Expiry, Verdict};
 use crate::gauge::{Gauge, GaugeCore};
 use crate::histogram::{Histogram, HistogramCore};
 use crate::key::MetricKey;
 use crate::layout::{HistogramConfig, Layout};
 use crate::snapshot::{MetricValue, Snapshot};
-use crate::sync::{AtomicU64, AtomicUsize, ConcurrentMap, Mutex, Ordering, lock};
+use crate::sync::{AtomicU64, AtomicUsize, Change, ConcurrentMap, Mutex, Ordering, lock};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The default cap on distinct label sets per metric name.
 pub const DEFAULT_MAX_LABEL_SETS: usize = 1024;
 
-#[derive(Clone)]
-enum Metric {
-    Counter(Arc<CounterCore>),
-    Gauge(Arc<GaugeCore>),
-    Histogram(Arc<HistogramCore>),
-}
+/// The label that marks a name's overflow series, and its value: the OpenTelemetry
+/// convention (`otel.metric.overflow=true`) as Prometheus exporters spell it.
+pub const OVERFLOW_LABEL: (&str, &str) = ("otel_metric_overflow", "true");
 
-impl Metric {
-    fn kind(&self) -> MetricKind {
-        match self {
-            Metric::Counter(_) => MetricKind::Counter,
-            Metric::Gauge(_) => MetricKind::Gauge,
-            Metric::Histogram(_) => MetricKind::Histogram,
-        }
-    }
-}
+/// Called after a snapshot in which series expired, with their keys (see
+/// [`Registry::on_expiry`]).
+type ExpiryListener = Arc<dyn Fn(&[MetricKey]) + Send + Sync>;
 
 /// What all label sets of one metric name share: the kind, the histogram configuration (so
 /// that an exporter can give the whole family one unit and one type), and the count of label
@@ -51,7 +48,7 @@ struct Family {
 }
 
 struct Inner {
-    metrics: ConcurrentMap<MetricKey, Metric>,
+    metrics: ConcurrentMap<MetricKey, Entry>,
     families: ConcurrentMap<Arc<str>, Arc<Family>>,
     descriptions: ConcurrentMap<Arc<str>, Arc<str>>,
     max_label_sets: usize,
@@ -59,6 +56,9 @@ struct Inner {
     next_sequence: AtomicU64,
     registration_errors: AtomicU64,
     last_error: Mutex<Option<MetricError>>,
+    /// `None` unless [`RegistryBuilder::idle_timeout`] was set.
+    expiry: Option<Expiry>,
+    expiry_listeners: Mutex<Vec<ExpiryListener>>,
 }
 
 /// A set of metrics keyed by name and labels. Cloning is cheap and shares the metrics.
@@ -80,10 +80,41 @@ struct Inner {
 /// The `try_*` methods return a [`MetricError`] for an invalid name or label, a name already
 /// registered as another kind (or as a histogram with another configuration: every label set
 /// of a name shares its kind and configuration, so exporters can give the family one type and
-/// one unit), or a name that already has [`RegistryBuilder::max_label_sets`] label sets. The infallible methods never
-/// panic: on such an error they return a working handle that is *not* registered (so not
-/// exported), count the refusal in [`Snapshot::registration_errors`] and keep it for
-/// [`Registry::last_registration_error`].
+/// one unit), or a name that already has [`RegistryBuilder::max_label_sets`] label sets. The
+/// infallible methods never panic. Past the label-set cap they return a handle to the name's
+/// *overflow series*, the same name with the single label `otel_metric_overflow="true"`
+/// ([`OVERFLOW_LABEL`]; the OpenTelemetry convention), so that the series of a name still sum
+/// to everything recorded; the overflow series does not take a place under the cap, and a
+/// gauge's overflow series holds whichever over-cap label set wrote last. On the other
+/// errors (invalid name or label, kind or configuration clash) they return a working handle
+/// that is *not* registered (so not exported). Both count the refusal in
+/// [`Snapshot::registration_errors`] and keep it for [`Registry::last_registration_error`].
+///
+/// # Series that come and go
+/// By default a series stays registered for the registry's lifetime. With
+/// [`RegistryBuilder::idle_timeout`], a series whose value no snapshot has seen change for
+/// that long leaves every later snapshot (and so every export), and its memory (shards,
+/// pages, key) is freed as soon as no handle refers to it; its label-set place under the cap
+/// is given back then. A handle still held keeps working: its next record brings the series
+/// back with its totals continuing (nothing is reset and no record is lost, including one
+/// that races the expiry), as does asking the registry for the key again. A series that
+/// comes back after it was freed starts from zero, with a new [`Snapshot::created`] time, so
+/// exporters can mark the reset. Expiry is judged whenever the registry takes a snapshot
+/// ([`Registry::snapshot`], or each [`crate::Snapshotter`] tick), never on the recording path,
+/// which costs the same with or without it.
+///
+/// ```
+/// use aureon_telemetry::Registry;
+/// use std::time::Duration;
+/// let registry = Registry::builder().idle_timeout(Duration::ZERO).build();
+/// let peer = registry.counter_with("peer_messages_total", &[("peer", "p1")]);
+/// peer.increment(2);
+/// assert_eq!(registry.snapshot().counter_with("peer_messages_total", &[("peer", "p1")]), Some(2));
+/// // Unchanged since the last snapshot (and the timeout is zero): expired.
+/// assert_eq!(registry.snapshot().counter_with("peer_messages_total", &[("peer", "p1")]), None);
+/// peer.increment(1); // the held handle brings it back, totals continuing
+/// assert_eq!(registry.snapshot().counter_with("peer_messages_total", &[("peer", "p1")]), Some(3));
+/// ```
 #[derive(Clone)]
 pub struct Registry {
     inner: Arc<Inner>,
@@ -109,6 +140,7 @@ impl Default for Registry {
 pub struct RegistryBuilder {
     max_label_sets: usize,
     default_histogram: HistogramConfig,
+    idle_timeout: Option<Duration>,
 }
 
 impl RegistryBuilder {
@@ -126,6 +158,16 @@ impl RegistryBuilder {
         Ok(self)
     }
 
+    /// Expires series whose value no snapshot has seen change for `timeout` (off by default;
+    /// see [`Registry`]'s "Series that come and go"). Choose it well above the snapshot
+    /// interval and above the longest quiet period of a series you want to keep (a peer that
+    /// reports every minute needs more than a minute): an expired series that comes back is
+    /// fine, but one that was freed restarts from zero.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
     /// Builds the registry.
     pub fn build(self) -> Registry {
         Registry {
@@ -138,6 +180,8 @@ impl RegistryBuilder {
                 next_sequence: AtomicU64::new(0),
                 registration_errors: AtomicU64::new(0),
                 last_error: Mutex::new(None),
+                expiry: self.idle_timeout.map(Expiry::new),
+                expiry_listeners: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -154,56 +198,61 @@ impl Registry {
         RegistryBuilder {
             max_label_sets: DEFAULT_MAX_LABEL_SETS,
             default_histogram: HistogramConfig::default(),
+            idle_timeout: None,
         }
     }
 
+    /// Finds or creates the metric of `name{labels}`. `capped`: whether a new label set must
+    /// take a place under the cap (the overflow series does not).
     fn get_or_create(
         &self,
         name: &str,
         labels: &[(&str, &str)],
         kind: MetricKind,
         config: Option<HistogramConfig>,
-        make: impl FnOnce() -> Metric,
+        capped: bool,
+        make: impl Fn() -> Metric,
     ) -> Result<Metric, MetricError> {
         let key = MetricKey::new(name, labels)?;
         let inner = &*self.inner;
-        // Read-locked lookup first: asking again for an existing key never takes a write lock.
+        // Read-locked lookup first: asking again for a live key never takes a write lock.
         let metric = match inner.metrics.get(&key) {
-            Some(m) => m,
-            None => inner.metrics.get_or_try_insert(key.clone(), || {
-                // A new label set: it must agree with its family, and fit under the cap.
-                let family =
-                    inner
-                        .families
-                        .get_or_try_insert(Arc::clone(key.name_arc()), || {
-                            Ok::<_, MetricError>(Arc::new(Family {
-                                kind,
-                                config,
-                                label_sets: AtomicUsize::new(0),
-                            }))
-                        })?;
-                if family.kind != kind {
-                    return Err(MetricError::KindMismatch {
-                        name: name.to_owned(),
-                        existing: family.kind,
-                        requested: kind,
-                    });
-                }
-                if family.config != config {
-                    return Err(MetricError::ConfigMismatch {
-                        name: name.to_owned(),
-                    });
-                }
-                family
-                    .label_sets
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                        (n < inner.max_label_sets).then_some(n + 1)
-                    })
-                    .map_err(|_| MetricError::TooManyLabelSets {
-                        name: name.to_owned(),
-                        limit: inner.max_label_sets,
-                    })?;
-                Ok(make())
+            Some(Entry {
+                state: State::Live(m),
+                ..
+            }) => m,
+            _ => inner.metrics.update(key.clone(), |slot| match slot {
+                Some(entry) => match &entry.state {
+                    State::Live(m) => (Change::Keep, Ok(m.clone())),
+                    // Expired while a handle still refers to it: the same metric comes back,
+                    // totals continuing.
+                    State::Dormant { metric, .. } => match metric.upgrade() {
+                        Some(m) => {
+                            entry.state = State::Live(m.clone());
+                            (Change::Keep, Ok(m))
+                        }
+                        // Freed in all but name: a new metric takes the entry (and its place
+                        // under the cap), starting from zero with a new creation time.
+                        None => match self.family(&key, kind, config) {
+                            Ok(_) => {
+                                let fresh = Entry::live(make(), entry.counted);
+                                let m = match &fresh.state {
+                                    State::Live(m) => m.clone(),
+                                    State::Dormant { .. } => unreachable!("made live"),
+                                };
+                                (Change::Put(fresh), Ok(m))
+                            }
+                            Err(e) => (Change::Keep, Err(e)),
+                        },
+                    },
+                },
+                None => match self.new_label_set(&key, kind, config, capped) {
+                    Ok(()) => {
+                        let m = make();
+                        (Change::Put(Entry::live(m.clone(), capped)), Ok(m))
+                    }
+                    Err(e) => (Change::Keep, Err(e)),
+                },
             })?,
         };
         if metric.kind() != kind {
@@ -214,6 +263,90 @@ impl Registry {
             });
         }
         Ok(metric)
+    }
+
+    /// The family of `key`'s name, created on first use; the kind and configuration must
+    /// agree with it.
+    fn family(
+        &self,
+        key: &MetricKey,
+        kind: MetricKind,
+        config: Option<HistogramConfig>,
+    ) -> Result<Arc<Family>, MetricError> {
+        let family = self
+            .inner
+            .families
+            .get_or_try_insert(Arc::clone(key.name_arc()), || {
+                Ok::<_, MetricError>(Arc::new(Family {
+                    kind,
+                    config,
+                    label_sets: AtomicUsize::new(0),
+                }))
+            })?;
+        if family.kind != kind {
+            return Err(MetricError::KindMismatch {
+                name: key.name().to_owned(),
+                existing: family.kind,
+                requested: kind,
+            });
+        }
+        if family.config != config {
+            return Err(MetricError::ConfigMismatch {
+                name: key.name().to_owned(),
+            });
+        }
+        Ok(family)
+    }
+
+    /// Admits a new label set of `key`'s name: it must agree with its family and, if
+    /// `capped`, fit under the cap (taking a place).
+    fn new_label_set(
+        &self,
+        key: &MetricKey,
+        kind: MetricKind,
+        config: Option<HistogramConfig>,
+        capped: bool,
+    ) -> Result<(), MetricError> {
+        let family = self.family(key, kind, config)?;
+        if !capped {
+            return Ok(());
+        }
+        let limit = self.inner.max_label_sets;
+        family
+            .label_sets
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map(drop)
+            .map_err(|_| MetricError::TooManyLabelSets {
+                name: key.name().to_owned(),
+                limit,
+            })
+    }
+
+    /// The metric for an infallible registration: the requested one, the name's overflow
+    /// series past the cap, or `None` (refused, counted) on any other error.
+    fn get_or_overflow(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+        kind: MetricKind,
+        config: Option<HistogramConfig>,
+        make: impl Fn() -> Metric,
+    ) -> Option<Metric> {
+        match self.get_or_create(name, labels, kind, config, true, &make) {
+            Ok(m) => Some(m),
+            Err(e @ MetricError::TooManyLabelSets { .. }) => {
+                self.refused(e);
+                self.get_or_create(name, &[OVERFLOW_LABEL], kind, config, false, make)
+                    .map_err(|e| self.refused(e))
+                    .ok()
+            }
+            Err(e) => {
+                self.refused(e);
+                None
+            }
+        }
     }
 
     fn refused(&self, e: MetricError) {
@@ -241,15 +374,15 @@ impl Registry {
         config: HistogramConfig,
     ) -> Result<Histogram, MetricError> {
         let layout = Layout::new(&config)?;
-        match self.get_or_create(name, labels, MetricKind::Histogram, Some(config), || {
-            Metric::Histogram(Arc::new(HistogramCore::new(layout)))
-        })? {
-            Metric::Histogram(core) if *core.config() == config => Ok(Histogram { core }),
-            Metric::Histogram(_) => Err(MetricError::ConfigMismatch {
-                name: name.to_owned(),
-            }),
-            _ => unreachable!("get_or_create checked the kind"),
-        }
+        let metric = self.get_or_create(
+            name,
+            labels,
+            MetricKind::Histogram,
+            Some(config),
+            true,
+            || Metric::Histogram(Arc::new(HistogramCore::new(layout))),
+        )?;
+        histogram_of(metric, name, config)
     }
 
     /// The histogram `name` (no labels, default configuration); see the type's docs for what
@@ -260,11 +393,7 @@ impl Registry {
 
     /// The histogram `name` with labels (default configuration).
     pub fn histogram_with(&self, name: &str, labels: &[(&str, &str)]) -> Histogram {
-        self.try_histogram(name, labels).unwrap_or_else(|e| {
-            self.refused(e);
-            Histogram::new(self.inner.default_histogram)
-                .expect("the default configuration was validated")
-        })
+        self.histogram_with_config(name, labels, self.inner.default_histogram)
     }
 
     /// The histogram `name` with labels and a configuration.
@@ -274,21 +403,28 @@ impl Registry {
         labels: &[(&str, &str)],
         config: HistogramConfig,
     ) -> Histogram {
-        self.try_histogram_with_config(name, labels, config)
-            .unwrap_or_else(|e| {
-                self.refused(e);
-                Histogram::new(config).unwrap_or_default()
-            })
+        let layout = match Layout::new(&config) {
+            Ok(layout) => layout,
+            Err(e) => {
+                self.refused(e.into());
+                return Histogram::default();
+            }
+        };
+        self.get_or_overflow(name, labels, MetricKind::Histogram, Some(config), || {
+            Metric::Histogram(Arc::new(HistogramCore::new(layout)))
+        })
+        .and_then(|m| {
+            histogram_of(m, name, config)
+                .map_err(|e| self.refused(e))
+                .ok()
+        })
+        .unwrap_or_else(|| Histogram::new(config).unwrap_or_default())
     }
 
     /// The counter `name` with labels.
     pub fn try_counter(&self, name: &str, labels: &[(&str, &str)]) -> Result<Counter, MetricError> {
-        match self.get_or_create(name, labels, MetricKind::Counter, None, || {
-            Metric::Counter(Arc::new(CounterCore::new()))
-        })? {
-            Metric::Counter(core) => Ok(Counter { core }),
-            _ => unreachable!("get_or_create checked the kind"),
-        }
+        self.get_or_create(name, labels, MetricKind::Counter, None, true, new_counter)
+            .map(counter_of)
     }
 
     /// The counter `name` (no labels).
@@ -298,20 +434,14 @@ impl Registry {
 
     /// The counter `name` with labels.
     pub fn counter_with(&self, name: &str, labels: &[(&str, &str)]) -> Counter {
-        self.try_counter(name, labels).unwrap_or_else(|e| {
-            self.refused(e);
-            Counter::new()
-        })
+        self.get_or_overflow(name, labels, MetricKind::Counter, None, new_counter)
+            .map_or_else(Counter::new, counter_of)
     }
 
     /// The gauge `name` with labels.
     pub fn try_gauge(&self, name: &str, labels: &[(&str, &str)]) -> Result<Gauge, MetricError> {
-        match self.get_or_create(name, labels, MetricKind::Gauge, None, || {
-            Metric::Gauge(Arc::new(GaugeCore::new()))
-        })? {
-            Metric::Gauge(core) => Ok(Gauge { core }),
-            _ => unreachable!("get_or_create checked the kind"),
-        }
+        self.get_or_create(name, labels, MetricKind::Gauge, None, true, new_gauge)
+            .map(gauge_of)
     }
 
     /// The gauge `name` (no labels).
@@ -321,10 +451,8 @@ impl Registry {
 
     /// The gauge `name` with labels.
     pub fn gauge_with(&self, name: &str, labels: &[(&str, &str)]) -> Gauge {
-        self.try_gauge(name, labels).unwrap_or_else(|e| {
-            self.refused(e);
-            Gauge::new()
-        })
+        self.get_or_overflow(name, labels, MetricKind::Gauge, None, new_gauge)
+            .map_or_else(Gauge::new, gauge_of)
     }
 
     /// Sets the help text of metric `name` (exported as `# HELP`). Invalid names are refused.
@@ -343,7 +471,9 @@ impl Registry {
         lock(&self.inner.last_error).clone()
     }
 
-    /// Number of registered metrics (label sets count separately).
+    /// Number of registered metrics (label sets count separately). With an idle timeout this
+    /// includes expired series that a handle still refers to, and freed ones until the next
+    /// snapshot removes them from the map.
     pub fn len(&self) -> usize {
         self.inner.metrics.len()
     }
@@ -353,26 +483,45 @@ impl Registry {
         self.len() == 0
     }
 
+    /// The idle timeout set with [`RegistryBuilder::idle_timeout`], if any.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.inner.expiry.as_ref().map(|e| e.timeout)
+    }
+
+    /// Calls `listener` after every snapshot in which series expired, with their keys, on the
+    /// thread that took the snapshot (the snapshotter's, usually), after the snapshot is
+    /// complete. Layers that keep handles of their own (a cache by key, a table by
+    /// operation) drop them there, so that the expired series' memory can be freed; a
+    /// dropped handle is harmless even if the series comes back (asking the registry again
+    /// finds it). The listener must not block for long: the next snapshot waits for it.
+    pub fn on_expiry(&self, listener: impl Fn(&[MetricKey]) + Send + Sync + 'static) {
+        lock(&self.inner.expiry_listeners).push(Arc::new(listener));
+    }
+
     /// Merges every shard of every metric now. Writers are never blocked; metrics registered
-    /// while the snapshot is taken may or may not be in it.
+    /// while the snapshot is taken may or may not be in it. With an idle timeout, this is also
+    /// where series expire, come back and are freed (see the type's docs); snapshots are then
+    /// taken one at a time.
     pub fn snapshot(&self) -> Snapshot {
         self.take_snapshot(false)
     }
 
     /// A snapshot that also closes the current exemplar interval (the snapshotter's tick).
     pub(crate) fn take_snapshot(&self, rotate_exemplars: bool) -> Snapshot {
-        let entries = self.inner.metrics.entries();
-        let metrics: BTreeMap<MetricKey, MetricValue> = entries
-            .into_iter()
-            .map(|(key, metric)| {
-                let value = match metric {
-                    Metric::Counter(c) => MetricValue::Counter(c.value()),
-                    Metric::Gauge(g) => MetricValue::Gauge(g.value()),
-                    Metric::Histogram(h) => MetricValue::Histogram(h.snapshot(rotate_exemplars)),
-                };
-                (key, value)
-            })
-            .collect();
+        let metrics = match &self.inner.expiry {
+            None => self
+                .inner
+                .metrics
+                .entries()
+                .into_iter()
+                .filter_map(|(key, entry)| match entry.state {
+                    State::Live(m) => Some((key, (m.read(rotate_exemplars), entry.created))),
+                    // Only an expiry pass makes an entry dormant.
+                    State::Dormant { .. } => None,
+                })
+                .collect(),
+            Some(expiry) => self.snapshot_with_expiry(expiry, rotate_exemplars),
+        };
         Snapshot {
             sequence: self.inner.next_sequence.fetch_add(1, Ordering::Relaxed),
             taken_at: Instant::now(),
@@ -381,5 +530,117 @@ impl Registry {
             descriptions: self.inner.descriptions.entries().into_iter().collect(),
             registration_errors: self.inner.registration_errors.load(Ordering::Relaxed),
         }
+    }
+
+    /// The snapshot's series, judged and applied by the expiry pass ([`crate::expiry`]).
+    fn snapshot_with_expiry(
+        &self,
+        expiry: &Expiry,
+        rotate_exemplars: bool,
+    ) -> BTreeMap<MetricKey, (MetricValue, SystemTime)> {
+        let inner = &*self.inner;
+        let mut idle = lock(&expiry.idle);
+        let now = Instant::now();
+        let mut metrics = BTreeMap::new();
+        let mut plans = Vec::new();
+        // Step 1: read and judge. The clones of `entries` are dropped before step 2.
+        for (key, entry) in inner.metrics.entries() {
+            match idle.judge(&key, &entry, now, expiry.timeout, rotate_exemplars) {
+                Verdict::Keep(value) => {
+                    metrics.insert(key, (value, entry.created));
+                }
+                Verdict::Revive(metric, value) => {
+                    metrics.insert(key.clone(), (value, entry.created));
+                    plans.push((key, Plan::Revive(metric)));
+                }
+                Verdict::Expire { addr, fingerprint } => {
+                    plans.push((key, Plan::Expire { addr, fingerprint }));
+                }
+                Verdict::Free => plans.push((key, Plan::Free)),
+                Verdict::StayDormant => {}
+            }
+        }
+        // Step 2: apply, each under its key's map lock.
+        let mut expired = Vec::new();
+        let mut freed = 0;
+        for (key, plan) in plans {
+            let applied = match &plan {
+                Plan::Expire { addr, fingerprint } => {
+                    expiry::apply_expire(&inner.metrics, &key, *addr, *fingerprint)
+                }
+                Plan::Free => expiry::apply_free(&inner.metrics, &key),
+                Plan::Revive(metric) => expiry::apply_revive(&inner.metrics, &key, metric),
+            };
+            match applied {
+                Applied::Freed { counted } => {
+                    freed += 1;
+                    idle.forget(&key);
+                    if counted && let Some(family) = inner.families.get(key.name_arc()) {
+                        family.label_sets.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    if matches!(plan, Plan::Expire { .. }) {
+                        expired.push(key);
+                    }
+                }
+                Applied::Dormant => {
+                    idle.forget(&key);
+                    expired.push(key);
+                }
+                Applied::Revived | Applied::Skipped => {}
+            }
+        }
+        idle.note_removed(freed, &inner.metrics);
+        drop(idle);
+        if !expired.is_empty() {
+            let listeners = lock(&inner.expiry_listeners).clone();
+            for listener in listeners {
+                listener(&expired);
+            }
+        }
+        metrics
+    }
+}
+
+/// What step 2 of the expiry pass does to one key.
+enum Plan {
+    Expire { addr: usize, fingerprint: u64 },
+    Free,
+    Revive(Metric),
+}
+
+fn new_counter() -> Metric {
+    Metric::Counter(Arc::new(CounterCore::new()))
+}
+
+fn new_gauge() -> Metric {
+    Metric::Gauge(Arc::new(GaugeCore::new()))
+}
+
+/// The counter handle of a metric `get_or_create` returned for [`MetricKind::Counter`].
+fn counter_of(metric: Metric) -> Counter {
+    match metric {
+        Metric::Counter(core) => Counter { core },
+        _ => unreachable!("get_or_create checked the kind"),
+    }
+}
+
+fn gauge_of(metric: Metric) -> Gauge {
+    match metric {
+        Metric::Gauge(core) => Gauge { core },
+        _ => unreachable!("get_or_create checked the kind"),
+    }
+}
+
+fn histogram_of(
+    metric: Metric,
+    name: &str,
+    config: HistogramConfig,
+) -> Result<Histogram, MetricError> {
+    match metric {
+        Metric::Histogram(core) if *core.config() == config => Ok(Histogram { core }),
+        Metric::Histogram(_) => Err(MetricError::ConfigMismatch {
+            name: name.to_owned(),
+        }),
+        _ => unreachable!("get_or_create checked the kind"),
     }
 }

@@ -339,7 +339,8 @@ pub struct Snapshot {
     pub(crate) sequence: u64,
     pub(crate) taken_at: Instant,
     pub(crate) system_time: SystemTime,
-    pub(crate) metrics: BTreeMap<MetricKey, MetricValue>,
+    /// Each series' value and creation time ([`Snapshot::created`]).
+    pub(crate) metrics: BTreeMap<MetricKey, (MetricValue, SystemTime)>,
     pub(crate) descriptions: BTreeMap<Arc<str>, Arc<str>>,
     pub(crate) registration_errors: u64,
 }
@@ -352,10 +353,11 @@ impl Snapshot {
     pub fn heap_bytes(&self) -> usize {
         // A B-tree stores up to 11 entries per node; count each entry's size plus a share of
         // the node's overhead, rounded up to a whole pointer.
-        let entry = size_of::<MetricKey>() + size_of::<MetricValue>() + size_of::<usize>();
+        let entry =
+            size_of::<MetricKey>() + size_of::<(MetricValue, SystemTime)>() + size_of::<usize>();
         self.metrics
             .values()
-            .map(|value| match value {
+            .map(|(value, _)| match value {
                 MetricValue::Histogram(h) => entry + h.heap_bytes(),
                 MetricValue::Counter(_) | MetricValue::Gauge(_) => entry,
             })
@@ -380,7 +382,19 @@ impl Snapshot {
 
     /// Every metric, ordered by name then labels.
     pub fn iter(&self) -> impl Iterator<Item = (&MetricKey, &MetricValue)> + '_ {
-        self.metrics.iter()
+        self.metrics.iter().map(|(k, (v, _))| (k, v))
+    }
+
+    /// When the series `key` was created (registered, or created again after idle expiry
+    /// freed it): exporters give it as OpenMetrics `_created`, so a series that restarts
+    /// from zero is seen as a reset. `None` if the snapshot has no such series.
+    pub fn created(&self, key: &MetricKey) -> Option<SystemTime> {
+        self.metrics.get(key).map(|(_, created)| *created)
+    }
+
+    /// [`Snapshot::created`] by name and labels (in any order).
+    pub fn created_with(&self, name: &str, labels: &[(&str, &str)]) -> Option<SystemTime> {
+        self.created(&MetricKey::lookup(name, labels))
     }
 
     /// Number of metrics.
@@ -396,7 +410,7 @@ impl Snapshot {
     /// The value of the metric `name` with exactly these labels (in any order).
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<&MetricValue> {
         let key = MetricKey::lookup(name, labels);
-        self.metrics.get(&key)
+        self.metrics.get(&key).map(|(v, _)| v)
     }
 
     /// The histogram `name` without labels.
@@ -450,7 +464,7 @@ impl Snapshot {
         self.metrics
             .range(MetricKey::family_start(name)..)
             .take_while(move |(k, _)| k.name() == name)
-            .map(|(k, v)| (k.labels(), v))
+            .map(|(k, (v, _))| (k.labels(), v))
     }
 
     /// The help text given with [`crate::Registry::describe`] for `name`.

@@ -148,10 +148,56 @@ mod map {
         pub(crate) fn insert(&self, key: K, value: V) {
             self.0.insert(key, value);
         }
+        /// Calls `f` with `key`'s value (or `None`) while the key's shard is write-locked, and
+        /// applies the [`Change`] it returns; a removed value is dropped after the lock is
+        /// released. Every transition of a registry entry (create, expire, revive, free) goes
+        /// through here, so two of them on one key never interleave.
+        pub(crate) fn update<R>(
+            &self,
+            key: K,
+            f: impl FnOnce(Option<&mut V>) -> (super::Change<V>, R),
+        ) -> R {
+            let removed;
+            let result = match self.0.entry(key) {
+                dashmap::Entry::Occupied(mut e) => {
+                    let (change, r) = f(Some(e.get_mut()));
+                    removed = match change {
+                        super::Change::Keep => None,
+                        super::Change::Put(v) => Some(e.insert(v)),
+                        super::Change::Remove => Some(e.remove()),
+                    };
+                    r
+                }
+                dashmap::Entry::Vacant(e) => {
+                    let (change, r) = f(None);
+                    if let super::Change::Put(v) = change {
+                        e.insert(v);
+                    }
+                    removed = None;
+                    r
+                }
+            };
+            drop(removed);
+            result
+        }
+        /// Gives memory back after many removals (dashmap never shrinks by itself).
+        pub(crate) fn shrink_to_fit(&self) {
+            self.0.shrink_to_fit();
+        }
         pub(crate) fn len(&self) -> usize {
             self.0.len()
         }
     }
+}
+
+/// What [`ConcurrentMap::update`] does with the entry after its closure ran.
+pub(crate) enum Change<V> {
+    /// Leave the entry as the closure left it (absent stays absent).
+    Keep,
+    /// Insert or replace the value.
+    Put(V),
+    /// Remove the entry (no-op if absent).
+    Remove,
 }
 
 #[cfg(aureon_loom)]
@@ -194,6 +240,25 @@ mod map {
         }
         pub(crate) fn insert(&self, key: K, value: V) {
             super::lock(&self.0).insert(key, value);
+        }
+        pub(crate) fn update<R>(
+            &self,
+            key: K,
+            f: impl FnOnce(Option<&mut V>) -> (super::Change<V>, R),
+        ) -> R {
+            let mut map = super::lock(&self.0);
+            let (change, r) = f(map.get_mut(&key));
+            let removed = match change {
+                super::Change::Keep => None,
+                super::Change::Put(v) => map.insert(key, v),
+                super::Change::Remove => map.remove(&key),
+            };
+            drop(map);
+            drop(removed);
+            r
+        }
+        pub(crate) fn shrink_to_fit(&self) {
+            super::lock(&self.0).shrink_to_fit();
         }
         pub(crate) fn len(&self) -> usize {
             super::lock(&self.0).len()

@@ -228,6 +228,8 @@ fn start_server(
     // recording/alert rules in deploy/prometheus/ have buckets at the seed's thresholds.
     let export = ExportOptions::builder()
         .histogram_mode(HistogramMode::Both)
+        // block_processing's exemplars are block heights.
+        .exemplar_label("height")
         .metric_buckets(
             "aureon_operation_latency",
             [

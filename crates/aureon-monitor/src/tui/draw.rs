@@ -3,6 +3,7 @@
 
 use super::screen::Screen;
 use super::spark;
+use crate::demo::worker::BLOCK_PROCESSING;
 use crate::fmt;
 use aureon_node::production_monitoring::{HealthStatus, Level};
 use ratatui::Frame;
@@ -143,7 +144,21 @@ fn draw_latency(frame: &mut Frame<'_>, area: Rect, screen: &Screen) {
         Constraint::Length(8),
         Constraint::Min(8),
     ];
-    let title = format!(" Latency per operation, {} ", window_words(screen));
+    let mut title = format!(" Latency per operation, {} ", window_words(screen));
+    // The block that made p99 jump, by height (the demo's block_processing exemplars).
+    if let Some(e) = screen
+        .metrics
+        .ops
+        .iter()
+        .find(|op| op.name == BLOCK_PROCESSING)
+        .and_then(|op| op.slowest)
+    {
+        title.push_str(&format!(
+            "· slowest block #{} {} ",
+            e.id,
+            fmt::micros(e.value as f64)
+        ));
+    }
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)

@@ -7,7 +7,7 @@
 //! `History::intervals`), so every figure covers exactly the time it says.
 
 use aureon_node::production_monitoring::{ERRORS_METRIC, LATENCY_METRIC, OPERATIONS_METRIC};
-use aureon_telemetry::{History, MetricValue, Window};
+use aureon_telemetry::{Exemplar, History, MetricValue, Window};
 use std::time::Duration;
 
 /// One operation's row.
@@ -29,6 +29,9 @@ pub struct OpRow {
     pub max: Option<u64>,
     /// p99 of each interval, oldest first (`None`: no samples in it).
     pub p99_series: Vec<Option<u64>>,
+    /// The slowest exemplar (value in µs, id) recorded in the window, if the operation
+    /// records exemplars (the demo's `block_processing`: the id is the block height).
+    pub slowest: Option<Exemplar>,
 }
 
 /// One error kind's row.
@@ -104,6 +107,16 @@ pub fn build(history: &History, window: Duration, points: usize) -> MetricsView 
                             .map(|h| h.p99())
                     })
                     .collect(),
+                // Each snapshot holds the slowest ids of the interval it closes: those of
+                // the snapshots after the window's start cover the window.
+                slowest: recent.as_ref().and_then(|w| {
+                    history
+                        .iter()
+                        .filter(|s| s.taken_at() > w.from.taken_at())
+                        .filter_map(|s| s.histogram_with(LATENCY_METRIC, &labels))
+                        .flat_map(|h| h.exemplars().iter().copied())
+                        .max()
+                }),
             }
         })
         .collect();
@@ -222,6 +235,56 @@ mod tests {
         assert_eq!(view.ops[0].samples, 10);
         assert_eq!(view.ops[0].p50, Some(5_000));
         assert_eq!(view.ops[0].p99_series, vec![Some(5_000)]);
+    }
+
+    #[test]
+    fn the_slowest_exemplar_of_the_window_is_named() {
+        use aureon_telemetry::{Snapshotter, SnapshotterConfig};
+        let dashboard = HealthDashboard::new("test");
+        let block = dashboard.operation("block_processing");
+        // Exemplar intervals close when a snapshotter publishes, as in the demo; a long
+        // interval so that only `tick` publishes.
+        let snapshotter = Snapshotter::spawn(
+            dashboard.registry(),
+            SnapshotterConfig {
+                interval: Duration::from_secs(3600),
+                ..SnapshotterConfig::default()
+            },
+        )
+        .unwrap();
+        let push = || {
+            std::thread::sleep(Duration::from_millis(5));
+            snapshotter.tick();
+        };
+        // Interval 1: heights 1..=50, the slowest is height 17 at 900 µs.
+        for height in 1..=50 {
+            let us = if height == 17 { 900 } else { 40 + height };
+            block.record_latency_with_exemplar(us, height);
+        }
+        push();
+        // Interval 2: heights 51..=60, slowest 300 µs at height 58.
+        for height in 51..=60 {
+            block.record_latency_with_exemplar(if height == 58 { 300 } else { 50 }, height);
+        }
+        dashboard.record_latency("tx_validation", 5_000);
+        push();
+        let history = snapshotter.history();
+
+        let view = build(&history, Duration::from_secs(60), 10);
+        let by = |name: &str| view.ops.iter().find(|o| o.name == name).unwrap().clone();
+        assert_eq!(
+            by("block_processing").slowest,
+            Some(Exemplar { value: 900, id: 17 })
+        );
+        // Only the last interval: the earlier spike is out of the window.
+        let view = build(&history, Duration::ZERO, 1);
+        let by = |name: &str| view.ops.iter().find(|o| o.name == name).unwrap().clone();
+        assert_eq!(
+            by("block_processing").slowest,
+            Some(Exemplar { value: 300, id: 58 })
+        );
+        // Plain records carry no exemplar.
+        assert_eq!(by("tx_validation").slowest, None);
     }
 
     #[test]

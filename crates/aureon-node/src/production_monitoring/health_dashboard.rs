@@ -455,6 +455,15 @@ impl OperationHandle<'_> {
         self.op.latency.record_latency_us(us);
     }
 
+    /// Records a latency in µs with the caller's `id` (a block height, a trace id) as an
+    /// exemplar: each snapshot keeps the ids of its interval's slowest latencies, which the
+    /// OpenMetrics and OTLP exports carry (see
+    /// [`aureon_telemetry::Histogram::record_with_exemplar`]).
+    #[inline]
+    pub fn record_latency_with_exemplar(&self, us: u64, id: u64) {
+        self.op.latency.histogram().record_with_exemplar(us, id);
+    }
+
     /// Records a successful operation (see [`HealthDashboard::record_operation`]).
     #[inline]
     pub fn record_operation(&self) {

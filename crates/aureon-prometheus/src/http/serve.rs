@@ -176,7 +176,10 @@ async fn serve(
 }
 
 /// Serves HTTP/1.1 on an established connection (plain or TLS).
-async fn serve_http<Io>(
+///
+/// Generic over the byte stream so that the fuzz entry point ([`super::fuzzing`]) drives this
+/// very function over an in-memory pipe.
+pub(super) async fn serve_http<Io>(
     io: Io,
     endpoint: Arc<Endpoint>,
     active: Option<Arc<super::reload::Active>>,
