@@ -54,7 +54,9 @@ mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gzip;
+mod head;
 mod health;
+mod pending;
 mod reload;
 mod routes;
 mod serve;
@@ -149,6 +151,7 @@ impl MetricsServer {
             connection_lifetime: config.connection_lifetime(),
             shutdown_grace: config.shutdown_grace(),
             max_header_bytes: config.max_header_bytes(),
+            max_pending: config.max_pending_connections(),
         };
         let (stop, stop_rx) = watch::channel(false);
         let thread = std::thread::Builder::new()

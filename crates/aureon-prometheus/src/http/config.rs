@@ -46,6 +46,7 @@ pub const MIN_HEADER_BYTES: usize = 1024;
 pub struct ServerConfig {
     address: SocketAddr,
     max_connections: usize,
+    max_pending_connections: usize,
     header_read_timeout: Duration,
     request_timeout: Duration,
     connection_lifetime: Duration,
@@ -60,7 +61,7 @@ pub struct ServerConfig {
 }
 
 impl Default for ServerConfig {
-    /// `127.0.0.1:9898`; 64 connections; headers within 5 s, a request answered within
+    /// `127.0.0.1:9898`; 64 connections served and 4096 pending; headers within 5 s, a request answered within
     /// 10 s, a connection closed after 60 s; 16 KiB of headers, 1 KiB of body; 2 s of grace
     /// on shutdown; gzip when asked for; snapshots stale after three snapshot intervals plus
     /// 2 s; [`ExportOptions::default`].
@@ -68,6 +69,7 @@ impl Default for ServerConfig {
         Self {
             address: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
             max_connections: 64,
+            max_pending_connections: 4096,
             header_read_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(60),
@@ -99,6 +101,11 @@ impl ServerConfig {
     /// See [`ServerConfigBuilder::max_connections`].
     pub fn max_connections(&self) -> usize {
         self.max_connections
+    }
+
+    /// See [`ServerConfigBuilder::max_pending_connections`].
+    pub fn max_pending_connections(&self) -> usize {
+        self.max_pending_connections
     }
 
     /// See [`ServerConfigBuilder::header_read_timeout`].
@@ -165,6 +172,11 @@ impl ServerConfig {
         if self.max_connections > MAX_CONNECTIONS {
             return invalid(format!("max_connections must be at most {MAX_CONNECTIONS}"));
         }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_pending_connections) {
+            return invalid(format!(
+                "max_pending_connections must be between 1 and {MAX_CONNECTIONS}"
+            ));
+        }
         for (name, d) in [
             ("header_read_timeout", self.header_read_timeout),
             ("request_timeout", self.request_timeout),
@@ -221,6 +233,17 @@ impl ServerConfigBuilder {
     /// [module docs](super) for the details.
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.config.max_connections = limit;
+        self
+    }
+
+    /// Connections that may be waiting for their first request head at once (1 ..=
+    /// [`MAX_CONNECTIONS`], default 4096). A pending connection holds no serve slot (see
+    /// [`ServerConfigBuilder::max_connections`]), only a socket and a small task, so clients
+    /// that trickle or never send their headers cannot crowd out a scrape; when this many
+    /// are pending, the oldest is closed to admit a new one. Each costs one file
+    /// descriptor: keep the process' limit (`ulimit -n`) above this plus `max_connections`.
+    pub fn max_pending_connections(mut self, limit: usize) -> Self {
+        self.config.max_pending_connections = limit;
         self
     }
 

@@ -76,6 +76,7 @@ impl Harness {
             connection_lifetime: config.connection_lifetime(),
             shutdown_grace: config.shutdown_grace(),
             max_header_bytes: config.max_header_bytes(),
+            max_pending: config.max_pending_connections(),
         };
         let (stop_sender, stop) = watch::channel(false);
         // Paused time: the runtime jumps to the next timer whenever every task waits, so a

@@ -1,18 +1,27 @@
-//! The accept loop and the life of one connection: the connection limit, the answer to
-//! connections beyond it, the per-connection timeouts, and shutdown.
+//! The accept loop and the life of one connection: the pending budget, the connection
+//! limit, the answer to connections beyond it, the per-connection timeouts, and shutdown.
 //!
-//! Everything runs as tasks of one current-thread runtime on the server's thread. Limits:
-//! * at most `max_connections` connections are served (a semaphore permit per connection,
-//!   returned when its task ends);
-//! * a connection beyond the limit gets a fixed `503` written without reading its request,
-//!   by a task of its own that lives at most [`REJECT_TIME`]; at most `max_connections` such
-//!   tasks exist, and connections beyond *that* are closed at once. So a flood costs at most
-//!   twice the limit in sockets and never blocks the accept loop;
-//! * every served connection ends after its lifetime at the latest (graceful first: the
-//!   request in progress may finish within the grace), which bounds clients that stall
-//!   while reading a response; hyper's header-read timeout bounds clients that stall while
-//!   sending one.
+//! Everything runs as tasks of one current-thread runtime on the server's thread. A
+//! connection's life has two stages:
+//! 1. **Pending** (see [`super::pending`]): the TLS handshake, if any, and the request head,
+//!    read within the header timeout without holding a serve slot. Pending connections are
+//!    bounded by `max_pending_connections`; when that budget is full the oldest pending one
+//!    is closed to admit the new one. So clients that trickle their headers (slowloris) or
+//!    never send any cost a socket and a small task each, never a slot, and cannot keep a
+//!    well-behaved client from being read.
+//! 2. **Served**: with its head complete, the connection takes one of `max_connections`
+//!    slots (a semaphore permit, returned when its task ends) and hyper serves it from the
+//!    bytes already read on ([`super::head::Prefixed`]). A connection whose head is complete
+//!    when every slot is taken gets a fixed `503` and is closed within [`REJECT_TIME`].
+//!
+//! Every served connection ends after its lifetime at the latest (graceful first: the
+//! request in progress may finish within the grace), which bounds clients that stall while
+//! reading a response; hyper's header-read timeout bounds keep-alive clients that stall while
+//! sending their next request, and the endpoint closes connections whose requests carry a
+//! body it will not read.
 
+use super::head::{Head, Prefixed, read_head};
+use super::pending::{Pending, PendingGuard};
 use super::reload::WebState;
 use super::routes::Endpoint;
 use hyper::server::conn::http1;
@@ -26,7 +35,7 @@ use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 
 /// Hyper refuses read buffers smaller than this (it asserts).
 const HYPER_MIN_BUF: usize = 8192;
@@ -34,7 +43,7 @@ const HYPER_MIN_BUF: usize = 8192;
 /// The longest a rejected connection is kept to deliver its `503`.
 pub(super) const REJECT_TIME: Duration = Duration::from_secs(1);
 
-/// What a rejected connection reads before closing (see [`reject`]).
+/// What a rejected connection reads before closing (see [`answer_and_close`]).
 const REJECT_DRAIN_BYTES: usize = 64 * 1024;
 
 /// The answer to a connection beyond the limit (fixed, so it costs no allocation).
@@ -66,6 +75,7 @@ pub(super) struct Limits {
     pub(super) connection_lifetime: Duration,
     pub(super) shutdown_grace: Duration,
     pub(super) max_header_bytes: usize,
+    pub(super) max_pending: usize,
 }
 
 /// Accepts and serves connections until `stop` turns true (or its sender is gone), then
@@ -78,7 +88,7 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let rejecters = Arc::new(Semaphore::new(limits.max_connections));
+    let pending = Pending::new(limits.max_pending);
     loop {
         let accepted = match race(listener.accept(), stopped(&mut stop)).await {
             Either::Left(accepted) => accepted,
@@ -96,20 +106,20 @@ pub(super) async fn run(
         };
         // Responses are written in one piece; Nagle would only delay their last segment.
         let _ = stream.set_nodelay(true);
-        if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
-            tokio::spawn(serve(
-                stream,
-                Arc::clone(&endpoint),
-                web.clone(),
-                limits,
-                stop.clone(),
-                permit,
-            ));
-        } else if let Ok(permit) = Arc::clone(&rejecters).try_acquire_owned() {
-            tokio::spawn(reject(stream, permit));
-        } else {
-            drop(stream);
-        }
+        let id = pending.next_id();
+        let guard = PendingGuard::new(Arc::clone(&pending), id);
+        let task = tokio::spawn(serve(
+            stream,
+            Arc::clone(&endpoint),
+            web.clone(),
+            limits,
+            stop.clone(),
+            Arc::clone(&slots),
+            guard,
+        ));
+        // Registered before the task first runs (this runtime has one thread, and nothing
+        // awaits in between), so its guard always finds itself.
+        pending.admit(id, task.abort_handle());
     }
     drop(listener);
     // Every connection saw `stop` and is finishing within the grace; its permit comes back
@@ -132,22 +142,31 @@ fn is_per_connection(e: &io::Error) -> bool {
 
 /// Serves one connection (keep-alive, any number of requests) until the client closes it,
 /// a timeout closes it, its lifetime ends or the server stops; over TLS when the web
-/// configuration in force says so.
+/// configuration in force says so. Pending (see the module docs) until its first request
+/// head is complete, then served if a slot is free.
 async fn serve(
     stream: TcpStream,
     endpoint: Arc<Endpoint>,
     web: Option<Arc<WebState>>,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
+    slots: Arc<Semaphore>,
+    pending: PendingGuard,
 ) {
     let active = web.as_ref().map(|w| w.current());
     let acceptor = active.as_ref().and_then(|a| a.tls.clone());
-    let Some(acceptor) = acceptor else {
-        return serve_http(stream, endpoint, active, limits, &mut stop).await;
-    };
-    // The handshake counts against the header timeout: a client that opens a TLS
+    // The handshake and the head share the header timeout: a client that opens a TLS
     // connection and says nothing is as slow as one that sends no headers.
+    let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+    let Some(acceptor) = acceptor else {
+        if let Some((stream, head)) = pending_head(stream, limits, deadline, &mut stop).await {
+            admit(
+                stream, head, endpoint, active, limits, &mut stop, &slots, pending,
+            )
+            .await;
+        }
+        return;
+    };
     let handshake = async {
         let mut first = [0u8; 1];
         if stream.peek(&mut first).await.ok()? == 0 {
@@ -164,7 +183,7 @@ async fn serve(
         acceptor.accept(stream).await.ok()
     };
     let tls = match race(
-        tokio::time::timeout(limits.header_read_timeout, handshake),
+        tokio::time::timeout_at(deadline, handshake),
         stopped(&mut stop),
     )
     .await
@@ -172,7 +191,51 @@ async fn serve(
         Either::Left(Ok(Some(tls))) => tls,
         _ => return,
     };
-    serve_http(tls, endpoint, active, limits, &mut stop).await;
+    if let Some((tls, head)) = pending_head(tls, limits, deadline, &mut stop).await {
+        admit(
+            tls, head, endpoint, active, limits, &mut stop, &slots, pending,
+        )
+        .await;
+    }
+}
+
+/// Reads the connection's first request head by `deadline` (stage 1); `None` if the client
+/// closed, failed, was too slow, or the server stops.
+async fn pending_head<Io: AsyncRead + Unpin>(
+    mut io: Io,
+    limits: Limits,
+    deadline: tokio::time::Instant,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(Io, Vec<u8>)> {
+    let read = tokio::time::timeout_at(deadline, read_head(&mut io, limits.max_header_bytes));
+    match race(read, stopped(stop)).await {
+        Either::Left(Ok(Ok(Head::Ready(head)))) => Some((io, head)),
+        _ => None,
+    }
+}
+
+/// Stage 2: leaves the pending budget, then serves the connection from its first request
+/// head on if a slot is free, or answers `503` and closes it.
+#[allow(clippy::too_many_arguments)] // one call site each; a struct would only rename them
+async fn admit<Io>(
+    mut io: Io,
+    head: Vec<u8>,
+    endpoint: Arc<Endpoint>,
+    active: Option<Arc<super::reload::Active>>,
+    limits: Limits,
+    stop: &mut watch::Receiver<bool>,
+    slots: &Arc<Semaphore>,
+    pending: PendingGuard,
+) where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    drop(pending);
+    match Arc::clone(slots).try_acquire_owned() {
+        Ok(_slot) => {
+            serve_http(Prefixed::new(head, io), endpoint, active, limits, stop).await;
+        }
+        Err(_) => answer_and_close(&mut io, BUSY_RESPONSE).await,
+    }
 }
 
 /// Serves HTTP/1.1 on an established connection (plain or TLS).
@@ -215,14 +278,8 @@ pub(super) async fn serve_http<Io>(
     }
 }
 
-/// Answers a connection beyond the limit with [`BUSY_RESPONSE`] and closes it, within
-/// [`REJECT_TIME`].
-async fn reject(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
-    answer_and_close(&mut stream, BUSY_RESPONSE).await;
-}
-
 /// Writes a fixed `response` and closes the connection, within [`REJECT_TIME`].
-async fn answer_and_close(stream: &mut TcpStream, response: &[u8]) {
+async fn answer_and_close<Io: AsyncRead + AsyncWrite + Unpin>(stream: &mut Io, response: &[u8]) {
     let _ = tokio::time::timeout(REJECT_TIME, async {
         stream.write_all(response).await?;
         stream.shutdown().await?;
