@@ -211,3 +211,44 @@ fn a_full_pending_budget_closes_the_oldest_idle_connections_to_admit_a_scrape() 
         "only {closed} of 20 idle connections were closed"
     );
 }
+
+/// A request with a body the endpoint will not read (a slow POST) is answered at once and
+/// its connection closed, so it cannot hold a serve slot while it trickles the body.
+#[test]
+fn a_request_with_an_unread_body_is_answered_and_closed_at_once() {
+    let registry = Registry::new();
+    let snapshotter = Snapshotter::spawn(&registry, SnapshotterConfig::default()).unwrap();
+    let config = ServerConfig::builder().port(0).build().unwrap();
+    let server = MetricsServer::start(
+        config,
+        snapshotter.reader(),
+        Arc::new(HealthReport::healthy),
+    )
+    .unwrap();
+    for (request, status) in [
+        (
+            &b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\nab"[..],
+            405,
+        ),
+        (
+            &b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"[..],
+            405,
+        ),
+        (
+            &b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\nab"[..],
+            413,
+        ),
+    ] {
+        let mut s = http_support::connect(server.local_addr());
+        std::io::Write::write_all(&mut s, request).unwrap();
+        let started = Instant::now();
+        let r = http_support::read_response(&mut s, false).unwrap();
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(request));
+        let closed = http_support::time_until_closed(&mut s, Duration::from_secs(3));
+        assert!(
+            closed.is_some_and(|_| started.elapsed() < Duration::from_secs(2)),
+            "{}: connection still open",
+            String::from_utf8_lossy(request)
+        );
+    }
+}
