@@ -14,6 +14,13 @@ if ! command -v tmux >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends tmux >/dev/null
 fi
+# The slow-client test attacks the endpoint with the real tool (Debian's slowhttptest).
+if ! command -v slowhttptest >/dev/null; then
+  echo "test.sh: installing slowhttptest (Debian) for the slow-client test" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends slowhttptest >/dev/null
+fi
 # rust-toolchain.toml pins the toolchain; rustup installs it and its components on first use.
 rustup show active-toolchain >/dev/null
 

@@ -40,24 +40,36 @@
 //! | headers not received within [`ServerConfigBuilder::header_read_timeout`] | connection closed, no answer |
 //! | a connection beyond [`ServerConfigBuilder::max_connections`] | 503 with `Retry-After: 1`, connection closed; beyond twice the limit, closed at once |
 //! | a renderer bug (panic) | 500; the server keeps serving |
+//! | with a [`ServerConfigBuilder::web_config_file`] that has `basic_auth_users`: missing, malformed or wrong credentials, any path (`/health` too unless [`ServerConfigBuilder::open_health`]) | 401 with `WWW-Authenticate: Basic` |
+//! | plain HTTP on a TLS port | `400` "Client sent an HTTP request to an HTTPS server.", connection closed |
+//! | TLS handshake failing (junk, no or wrong client certificate under mTLS, no common version) | connection closed (rustls sends its alert); no handshake within [`ServerConfigBuilder::header_read_timeout`]: closed |
+//! | the web config file changes | re-read at the next connection; a bad new version keeps the previous one in force, logged to stderr and counted ([`MetricsServer::web_config_reloads`]) |
 //!
 //! [`Snapshotter`]: aureon_telemetry::Snapshotter
 
+mod auth;
 mod config;
 // The fuzz targets' entry point into the real request path (see the module docs).
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod gzip;
+mod head;
 mod health;
+mod pending;
+mod reload;
 mod routes;
 mod serve;
+mod tls;
+mod web_config;
 
 pub use config::{
     DEFAULT_PORT, MAX_CONNECTIONS, MIN_HEADER_BYTES, ServerConfig, ServerConfigBuilder,
 };
 pub use health::{HealthReport, HealthStatus};
+pub use reload::WebConfigReloads;
 pub use routes::HealthSource;
+pub use web_config::{WebConfig, WebConfigError};
 
 use aureon_telemetry::SnapshotReader;
 use std::io;
@@ -69,6 +81,7 @@ use tokio::sync::watch;
 /// A running metrics endpoint. Dropping it shuts it down like [`MetricsServer::shutdown`].
 pub struct MetricsServer {
     local_addr: SocketAddr,
+    web: Option<Arc<reload::WebState>>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -91,7 +104,10 @@ impl MetricsServer {
     /// Binding fails (address in use, not a local address, no permission), or the runtime or
     /// thread cannot be created; nothing keeps running then. A configured
     /// [`ServerConfigBuilder::stale_after`] that is not longer than the snapshotter's interval
-    /// is an [`io::ErrorKind::InvalidInput`] error.
+    /// is an [`io::ErrorKind::InvalidInput`] error, and so is a
+    /// [`ServerConfigBuilder::web_config_file`] that does not load (the message names the
+    /// file, the line and the problem; the source is a [`WebConfigError`] when the file
+    /// itself is wrong).
     pub fn start(
         config: ServerConfig,
         reader: SnapshotReader,
@@ -109,31 +125,44 @@ impl MetricsServer {
                 ),
             ));
         }
+        // Before binding: a bad file must not leave a port half-opened.
+        let web = match config.web_config_file() {
+            Some(path) => Some(Arc::new(reload::WebState::load(path)?)),
+            None => None,
+        };
         let listener = std::net::TcpListener::bind(config.address())?;
         listener.set_nonblocking(true)?;
         let local_addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
+            // bcrypt checks of basic-auth passwords run here, one at a time (http/auth.rs).
+            .max_blocking_threads(1)
+            .thread_name("aureon-metrics-http-auth")
             .build()?;
         let listener = {
             let _in_runtime = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
-        let endpoint = Arc::new(routes::Endpoint::new(reader, health, &config));
+        let endpoint = Arc::new(routes::Endpoint::new(reader, health, &config)?);
         let limits = serve::Limits {
             max_connections: config.max_connections(),
             header_read_timeout: config.header_read_timeout(),
             connection_lifetime: config.connection_lifetime(),
             shutdown_grace: config.shutdown_grace(),
             max_header_bytes: config.max_header_bytes(),
+            max_pending: config.max_pending_connections(),
         };
         let (stop, stop_rx) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("aureon-metrics-http".into())
-            .spawn(move || runtime.block_on(serve::run(listener, endpoint, limits, stop_rx)))?;
+            .spawn({
+                let web = web.clone();
+                move || runtime.block_on(serve::run(listener, endpoint, web, limits, stop_rx))
+            })?;
         Ok(Self {
             local_addr,
+            web,
             stop,
             thread: Some(thread),
         })
@@ -142,6 +171,12 @@ impl MetricsServer {
     /// The address actually bound (with the port chosen by the system for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// How the reloads of the [`ServerConfigBuilder::web_config_file`] went (`None` without
+    /// one). A failed reload is also written to stderr; the previous version stays in force.
+    pub fn web_config_reloads(&self) -> Option<WebConfigReloads> {
+        self.web.as_ref().map(|w| w.reloads())
     }
 
     /// Stops accepting (the port is released), lets requests in progress finish within the

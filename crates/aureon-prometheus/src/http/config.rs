@@ -10,6 +10,7 @@
 use crate::ExportOptions;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The port the endpoint listens on unless told otherwise (the one the README's demo uses).
@@ -45,6 +46,7 @@ pub const MIN_HEADER_BYTES: usize = 1024;
 pub struct ServerConfig {
     address: SocketAddr,
     max_connections: usize,
+    max_pending_connections: usize,
     header_read_timeout: Duration,
     request_timeout: Duration,
     connection_lifetime: Duration,
@@ -54,10 +56,12 @@ pub struct ServerConfig {
     gzip: bool,
     stale_after: Option<Duration>,
     export: ExportOptions,
+    web_config_file: Option<PathBuf>,
+    open_health: bool,
 }
 
 impl Default for ServerConfig {
-    /// `127.0.0.1:9898`; 64 connections; headers within 5 s, a request answered within
+    /// `127.0.0.1:9898`; 64 connections served and 4096 pending; headers within 5 s, a request answered within
     /// 10 s, a connection closed after 60 s; 16 KiB of headers, 1 KiB of body; 2 s of grace
     /// on shutdown; gzip when asked for; snapshots stale after three snapshot intervals plus
     /// 2 s; [`ExportOptions::default`].
@@ -65,6 +69,7 @@ impl Default for ServerConfig {
         Self {
             address: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
             max_connections: 64,
+            max_pending_connections: 4096,
             header_read_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(60),
@@ -74,6 +79,8 @@ impl Default for ServerConfig {
             gzip: true,
             stale_after: None,
             export: ExportOptions::default(),
+            web_config_file: None,
+            open_health: false,
         }
     }
 }
@@ -94,6 +101,11 @@ impl ServerConfig {
     /// See [`ServerConfigBuilder::max_connections`].
     pub fn max_connections(&self) -> usize {
         self.max_connections
+    }
+
+    /// See [`ServerConfigBuilder::max_pending_connections`].
+    pub fn max_pending_connections(&self) -> usize {
+        self.max_pending_connections
     }
 
     /// See [`ServerConfigBuilder::header_read_timeout`].
@@ -142,6 +154,16 @@ impl ServerConfig {
         &self.export
     }
 
+    /// See [`ServerConfigBuilder::web_config_file`].
+    pub fn web_config_file(&self) -> Option<&Path> {
+        self.web_config_file.as_deref()
+    }
+
+    /// See [`ServerConfigBuilder::open_health`].
+    pub fn open_health(&self) -> bool {
+        self.open_health
+    }
+
     fn validate(&self) -> io::Result<()> {
         let invalid = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
         if self.max_connections == 0 {
@@ -149,6 +171,11 @@ impl ServerConfig {
         }
         if self.max_connections > MAX_CONNECTIONS {
             return invalid(format!("max_connections must be at most {MAX_CONNECTIONS}"));
+        }
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_pending_connections) {
+            return invalid(format!(
+                "max_pending_connections must be between 1 and {MAX_CONNECTIONS}"
+            ));
         }
         for (name, d) in [
             ("header_read_timeout", self.header_read_timeout),
@@ -192,9 +219,10 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// Listens on `address`, which may be any interface (`0.0.0.0:9898`). The endpoint has
-    /// no authentication or TLS: exposing it beyond loopback is a decision for the operator
-    /// (see `docs/operations.md`), which is why it is a method of its own.
+    /// Listens on `address`, which may be any interface (`0.0.0.0:9898`). Without a
+    /// [`ServerConfigBuilder::web_config_file`] the endpoint has no authentication or TLS:
+    /// exposing it beyond loopback is a decision for the operator (see
+    /// `docs/operations.md`), which is why it is a method of its own.
     pub fn bind_address(mut self, address: SocketAddr) -> Self {
         self.config.address = address;
         self
@@ -205,6 +233,17 @@ impl ServerConfigBuilder {
     /// [module docs](super) for the details.
     pub fn max_connections(mut self, limit: usize) -> Self {
         self.config.max_connections = limit;
+        self
+    }
+
+    /// Connections that may be waiting for their first request head at once (1 ..=
+    /// [`MAX_CONNECTIONS`], default 4096). A pending connection holds no serve slot (see
+    /// [`ServerConfigBuilder::max_connections`]), only a socket and a small task, so clients
+    /// that trickle or never send their headers cannot crowd out a scrape; when this many
+    /// are pending, the oldest is closed to admit a new one. Each costs one file
+    /// descriptor: keep the process' limit (`ulimit -n`) above this plus `max_connections`.
+    pub fn max_pending_connections(mut self, limit: usize) -> Self {
+        self.config.max_pending_connections = limit;
         self
     }
 
@@ -280,6 +319,26 @@ impl ServerConfigBuilder {
     /// What `/metrics` contains and how it is named.
     pub fn export_options(mut self, options: ExportOptions) -> Self {
         self.config.export = options;
+        self
+    }
+
+    /// TLS, mTLS and basic auth from a web configuration file in the Prometheus
+    /// exporter-toolkit format (`--web.config.file` of node_exporter; see
+    /// [`super::WebConfig`] and `docs/operations.md`). The file is loaded by
+    /// [`super::MetricsServer::start`], which fails on a bad one (naming the file, the line and
+    /// the problem), and re-read when it or a file it names changes; a bad new version keeps
+    /// the previous one in force (see [`super::MetricsServer::web_config_reloads`]).
+    pub fn web_config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.web_config_file = Some(path.into());
+        self
+    }
+
+    /// Whether `/health` answers without basic-auth credentials when the web configuration
+    /// has users (default `false`: every path needs them). Load balancers and orchestrator
+    /// probes that cannot send credentials need `true`; `/health` still goes over TLS when
+    /// the port speaks it, and says only healthy, degraded or unhealthy with its reasons.
+    pub fn open_health(mut self, open: bool) -> Self {
+        self.config.open_health = open;
         self
     }
 

@@ -16,7 +16,7 @@ use aureon_telemetry::{Registry, Snapshotter, SnapshotterConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// A server endpoint over a small registry (a histogram and a counter with labels whose
 /// values need escaping, a gauge), ready to answer raw requests.
@@ -66,13 +66,17 @@ impl Harness {
         snapshotter.tick();
         let config = ServerConfig::default();
         let health: HealthSource = Arc::new(HealthReport::healthy);
-        let endpoint = Arc::new(Endpoint::new(snapshotter.reader(), health, &config));
+        let endpoint = Arc::new(
+            Endpoint::new(snapshotter.reader(), health, &config)
+                .expect("the default configuration is valid"),
+        );
         let limits = Limits {
             max_connections: config.max_connections(),
             header_read_timeout: config.header_read_timeout(),
             connection_lifetime: config.connection_lifetime(),
             shutdown_grace: config.shutdown_grace(),
             max_header_bytes: config.max_header_bytes(),
+            max_pending: config.max_pending_connections(),
         };
         let (stop_sender, stop) = watch::channel(false);
         // Paused time: the runtime jumps to the next timer whenever every task waits, so a
@@ -99,16 +103,13 @@ impl Harness {
     pub fn exchange(&self, request: &[u8]) -> Vec<u8> {
         self.runtime.block_on(async {
             let (client, server) = tokio::io::duplex(64 * 1024);
-            let permit = Arc::new(Semaphore::new(1))
-                .try_acquire_owned()
-                .expect("a fresh semaphore has a permit");
-            let served = tokio::spawn(serve::serve(
-                server,
-                Arc::clone(&self.endpoint),
-                self.limits,
-                self.stop.clone(),
-                permit,
-            ));
+            let endpoint = Arc::clone(&self.endpoint);
+            let limits = self.limits;
+            let mut stop = self.stop.clone();
+            // No web configuration: the plain-HTTP path every request takes after TLS.
+            let served = tokio::spawn(async move {
+                serve::serve_http(server, endpoint, None, limits, &mut stop).await
+            });
             let (mut rx, mut tx) = tokio::io::split(client);
             // Sent by a task of its own while this one reads: a large request fills the pipe
             // before the server has answered (tokio's `join!` needs its macros feature).

@@ -11,8 +11,10 @@
 //! bytes without rendering again.
 
 use super::ServerConfig;
+use super::auth::Authenticator;
 use super::gzip;
 use super::health::{HealthReport, HealthStatus};
+use super::reload::Active;
 use crate::{ExportOptions, Format, Renderer};
 use aureon_telemetry::{Snapshot, SnapshotReader};
 use bytes::Bytes;
@@ -48,6 +50,10 @@ pub(super) struct Endpoint {
     /// Keeps its working buffers between scrapes. Only the server thread renders, so the
     /// lock is never contended; it is there because handlers must be `Sync`.
     renderer: Mutex<Renderer>,
+    /// Checks basic-auth credentials when the web configuration has users.
+    auth: Arc<Authenticator>,
+    /// Whether `/health` answers without credentials.
+    open_health: bool,
 }
 
 #[derive(Clone)]
@@ -69,11 +75,15 @@ fn format_slot(format: Format) -> usize {
 type Reply = Response<Full<Bytes>>;
 
 impl Endpoint {
-    pub(super) fn new(reader: SnapshotReader, health: HealthSource, config: &ServerConfig) -> Self {
+    pub(super) fn new(
+        reader: SnapshotReader,
+        health: HealthSource,
+        config: &ServerConfig,
+    ) -> std::io::Result<Self> {
         let stale_after = config
             .stale_after()
             .unwrap_or_else(|| default_stale_after(reader.interval()));
-        Self {
+        Ok(Self {
             reader,
             health,
             export: config.export_options().clone(),
@@ -83,12 +93,46 @@ impl Endpoint {
             stale_after,
             cache: Mutex::new([None, None, None]),
             renderer: Mutex::new(Renderer::new()),
-        }
+            auth: Arc::new(Authenticator::new()?),
+            open_health: config.open_health(),
+        })
     }
 
-    /// Answers one request. Never fails: every problem is an HTTP status.
-    pub(super) async fn handle(&self, req: Request<Incoming>) -> Result<Reply, Infallible> {
-        Ok(self.answer(req).await.unwrap_or_else(Refusal::reply))
+    /// Answers one request under the web configuration `web` (if any) in force for its
+    /// connection. Never fails: every problem is an HTTP status.
+    pub(super) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        web: Option<&Active>,
+    ) -> Result<Reply, Infallible> {
+        let mut reply = match web {
+            Some(web) if !self.authorized(&req, web).await => unauthorized(),
+            _ => self.answer(req).await.unwrap_or_else(Refusal::reply),
+        };
+        if let Some(web) = web {
+            let h = reply.headers_mut();
+            for (name, value) in &web.config.headers {
+                // Both were checked when the file was loaded.
+                if let (Ok(n), Ok(v)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    h.insert(n, v);
+                }
+            }
+        }
+        Ok(reply)
+    }
+
+    /// Whether `req` may be answered: the web configuration has no users, or the request
+    /// carries the credentials of one, or it is for `/health` and that is left open.
+    async fn authorized(&self, req: &Request<Incoming>, web: &Active) -> bool {
+        if web.config.users.is_empty() || (self.open_health && req.uri().path() == "/health") {
+            return true;
+        }
+        self.auth
+            .check(&web.config.users, req.headers().get(header::AUTHORIZATION))
+            .await
     }
 
     async fn answer(&self, req: Request<Incoming>) -> Result<Reply, Refusal> {
@@ -367,6 +411,15 @@ pub(super) fn parse_format(value: &str) -> Option<Format> {
     }
 }
 
+/// `401 Unauthorized` with the challenge that makes clients send basic-auth credentials.
+fn unauthorized() -> Reply {
+    let mut reply = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    reply
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+    reply
+}
+
 fn text(status: StatusCode, body: &'static str) -> Reply {
     let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *reply.status_mut() = status;
@@ -409,7 +462,9 @@ mod tests {
         .unwrap();
         let health: HealthSource = Arc::new(HealthReport::healthy);
         let endpoint = |config: ServerConfig| {
-            Endpoint::new(snapshotter.reader(), Arc::clone(&health), &config).stale_after
+            Endpoint::new(snapshotter.reader(), Arc::clone(&health), &config)
+                .unwrap()
+                .stale_after
         };
         assert_eq!(
             endpoint(ServerConfig::default()),

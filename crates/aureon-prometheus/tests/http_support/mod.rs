@@ -78,7 +78,7 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[&str]) -> 
 
 /// Reads one response: status line, headers, then a body by content-length, chunked
 /// encoding, or until the server closes.
-pub fn read_response(stream: &mut TcpStream, head: bool) -> io::Result<Response> {
+pub fn read_response(stream: &mut impl Read, head: bool) -> io::Result<Response> {
     let mut buf = Vec::new();
     let header_end = loop {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
@@ -147,7 +147,7 @@ pub fn read_response(stream: &mut TcpStream, head: bool) -> io::Result<Response>
     Ok(response)
 }
 
-fn read_chunked(stream: &mut TcpStream, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
+fn read_chunked(stream: &mut impl Read, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line_end = loop {
@@ -171,7 +171,7 @@ fn read_chunked(stream: &mut TcpStream, mut buf: Vec<u8>) -> io::Result<Vec<u8>>
     }
 }
 
-fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+fn fill(stream: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<()> {
     let mut chunk = [0u8; 4096];
     let n = stream.read(&mut chunk)?;
     if n == 0 {
