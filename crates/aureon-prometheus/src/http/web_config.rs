@@ -448,6 +448,14 @@ fn plain_message(e: &serde_saphyr::Error) -> String {
     {
         first = rest;
     }
+    // Some scanner errors end with the place again ("… at line 31, column 1").
+    if let Some((message, place)) = first.rsplit_once(" at line ")
+        && place.split_once(", column ").is_some_and(|(l, c)| {
+            !l.is_empty() && l.bytes().chain(c.bytes()).all(|b| b.is_ascii_digit())
+        })
+    {
+        first = message;
+    }
     // Advice about the parser's own options means nothing to someone editing the file.
     first
         .replace(", set DuplicateKeyPolicy in Options if acceptable", "")
@@ -611,4 +619,24 @@ fn check_tls(
         kx_groups,
         prefer_server_cipher_suites: t.prefer_server_cipher_suites.unwrap_or(true),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `web_config` fuzz target: YAML ends a line at a lone `\r` too (YAML 1.2
+    /// line breaks are `\r\n`, `\r` and `\n`), so a file with lone carriage returns gets its
+    /// errors at YAML's line numbers, which an old-Mac-style editor shows and `wc -l` does
+    /// not. The error still names the file, a line and a column, and what is wrong.
+    #[test]
+    fn lone_carriage_returns_end_lines_as_yaml_says() {
+        let text = "tls_server_config:\r  cert_file: a.crt\r  bogus line\r";
+        let e = WebConfig::parse(text, Path::new("web.yml")).unwrap_err();
+        assert_eq!(e.path(), Path::new("web.yml"));
+        assert!(matches!(e.line(), Some(2..=4)), "{e}");
+        assert!(e.column().is_some(), "{e}");
+        assert!(!e.message().is_empty());
+        assert!(!e.message().contains(" at line "), "the place once: {e}");
+    }
 }
