@@ -46,6 +46,11 @@ pub struct DemoArgs {
     /// Where to serve /metrics and /health (IP:PORT, localhost:PORT or PORT).
     #[arg(long, default_value = "127.0.0.1:9898", value_parser = args::listen)]
     pub listen: SocketAddr,
+    /// TLS, mTLS and basic auth for /metrics and /health from a web configuration file in
+    /// the Prometheus exporter-toolkit format (as node_exporter's; see
+    /// docs/examples/web-config.yml). Re-read when it changes.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// Blocks offered per second, all threads together.
     #[arg(long, default_value = "200", value_parser = args::rate)]
     pub rate: f64,

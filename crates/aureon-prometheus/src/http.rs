@@ -173,6 +173,13 @@ impl MetricsServer {
         self.local_addr
     }
 
+    /// The web configuration in force (the file's latest good version; `None` without a
+    /// [`ServerConfigBuilder::web_config_file`]): whether the endpoint speaks TLS, which
+    /// users it knows.
+    pub fn web_config(&self) -> Option<WebConfig> {
+        self.web.as_ref().map(|w| w.current().config.clone())
+    }
+
     /// How the reloads of the [`ServerConfigBuilder::web_config_file`] went (`None` without
     /// one). A failed reload is also written to stderr; the previous version stays in force.
     pub fn web_config_reloads(&self) -> Option<WebConfigReloads> {

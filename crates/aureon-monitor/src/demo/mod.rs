@@ -33,6 +33,7 @@ use settings::Settings;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use stop::{StopReason, StopSignal};
@@ -91,14 +92,23 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     )
     .map_err(|e| Failure::run(format!("cannot start the snapshotter: {e}")))?;
     let board = Arc::new(HealthBoard::new());
-    let server = start_server(settings.listen, snapshotter.reader(), &board)?;
+    let server = start_server(
+        settings.listen,
+        settings.web_config_file.as_deref(),
+        snapshotter.reader(),
+        &board,
+    )?;
     let stop = Arc::new(StopSignal::new());
     {
         let stop = Arc::clone(&stop);
         ctrlc::set_handler(move || stop.stop(StopReason::Signal))
             .map_err(|e| Failure::run(format!("cannot handle Ctrl-C: {e}")))?;
     }
-    let metrics_url = format!("http://{}/metrics", server.local_addr());
+    let scheme = match server.web_config() {
+        Some(web) if web.tls_enabled() => "https",
+        _ => "http",
+    };
+    let metrics_url = format!("{scheme}://{}/metrics", server.local_addr());
     if !settings.tui {
         announce(&settings, &metrics_url, !args.no_tui);
     }
@@ -221,6 +231,7 @@ fn evaluate_until_stopped(live: &Live<'_>) {
 
 fn start_server(
     listen: SocketAddr,
+    web_config_file: Option<&Path>,
     reader: SnapshotReader,
     board: &Arc<HealthBoard>,
 ) -> Result<MetricsServer, Failure> {
@@ -239,12 +250,23 @@ fn start_server(
         )
         .build()
         .map_err(|e| Failure::run(format!("export options: {e}")))?;
-    let config = ServerConfig::builder()
+    let mut config = ServerConfig::builder()
         .bind_address(listen)
-        .export_options(export)
+        .export_options(export);
+    if let Some(path) = web_config_file {
+        config = config.web_config_file(path);
+    }
+    let config = config
         .build()
         .map_err(|e| Failure::run(format!("invalid --listen {listen}: {e}")))?;
     MetricsServer::start(config, reader, board.source()).map_err(|e| {
+        // A bad web configuration names the file, the line and what is wrong itself.
+        if let Some(web) = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<aureon_prometheus::http::WebConfigError>())
+        {
+            return Failure::run(format!("invalid --web.config.file: {web}"));
+        }
         let why = match e.kind() {
             io::ErrorKind::AddrInUse => "the address is already in use (another demo running?); \
                  choose another port, e.g. --listen 127.0.0.1:9899"
@@ -281,10 +303,11 @@ fn announce(settings: &Settings, metrics_url: &str, asked_for_tui: bool) {
         crate::fmt::percent(settings.schedule.error_rate),
         crate::fmt::elapsed(settings.report_every),
     );
-    if !settings.listen.ip().is_loopback() {
+    if !settings.listen.ip().is_loopback() && settings.web_config_file.is_none() {
         let _ = writeln!(
             err,
-            "Warning: {} is not a loopback address; the endpoint has no authentication.",
+            "Warning: {} is not a loopback address, and the endpoint has no TLS or authentication \
+             (--web.config.file gives it both).",
             settings.listen
         );
     }
@@ -312,8 +335,13 @@ mod tests {
         let registry = Registry::new();
         let snapshotter = Snapshotter::spawn(&registry, SnapshotterConfig::default()).unwrap();
         let board = Arc::new(HealthBoard::new());
-        let e =
-            start_server(taken.local_addr().unwrap(), snapshotter.reader(), &board).unwrap_err();
+        let e = start_server(
+            taken.local_addr().unwrap(),
+            None,
+            snapshotter.reader(),
+            &board,
+        )
+        .unwrap_err();
         assert!(e.message.contains("already in use"), "{}", e.message);
         assert!(e.message.contains("--listen"), "{}", e.message);
     }

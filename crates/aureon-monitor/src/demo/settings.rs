@@ -26,6 +26,8 @@ pub struct Settings {
     pub duration: Option<Duration>,
     /// Where `/metrics` and `/health` listen.
     pub listen: SocketAddr,
+    /// The web configuration file (TLS and auth), if any.
+    pub web_config_file: Option<PathBuf>,
     /// Blocks per second, all workers together.
     pub rate: f64,
     /// The load over time.
@@ -89,6 +91,7 @@ impl Settings {
             threads: args.threads.unwrap_or_else(crate::args::default_threads),
             duration,
             listen: args.listen,
+            web_config_file: args.web_config_file.clone(),
             rate: args.rate,
             schedule: Schedule::new(args.error_rate, args.degrade_at, args.degrade_for),
             hlog: args.hlog.clone(),
