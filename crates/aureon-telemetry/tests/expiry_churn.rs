@@ -92,6 +92,8 @@ fn tally(snap: &aureon_telemetry::Snapshot, exported: &mut HashMap<(bool, String
 }
 
 #[test]
+// 100,000 label sets: hours under Miri; the expiry tests that Miri runs drive the same code.
+#[cfg_attr(miri, ignore)]
 fn churning_label_sets_leave_no_memory_and_lose_no_record() {
     // A cap well above the series alive at once (a few rounds' worth), so that every label
     // set is a series of its own (the overflow series has its own test).

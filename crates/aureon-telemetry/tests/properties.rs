@@ -345,6 +345,9 @@ proptest! {
     /// equals hdrhistogram fed the same values; every interval window, and every window
     /// spanning several intervals, equals the reference of what was recorded in it.
     #[test]
+    // Hundreds of random cases: hours under Miri, which runs the same paths in the
+    // other tests.
+    #[cfg_attr(miri, ignore)]
     fn snapshots_and_windows_equal_hdrhistogram((config, phases) in config_and_phases()) {
         let registry = Registry::new();
         let h = registry
@@ -398,6 +401,9 @@ proptest! {
     /// exactly as hdrhistogram does, whatever the configuration and the value (the clamping
     /// edge included).
     #[test]
+    // Hundreds of random cases: hours under Miri, which runs the same paths in the
+    // other tests.
+    #[cfg_attr(miri, ignore)]
     fn single_values_equal_hdrhistogram(
         (config, v, n) in configs(MAX_REFERENCE_LEN).prop_flat_map(|c| (Just(c), values(c), 1u64..=1 << 40))
     ) {
@@ -473,6 +479,9 @@ proptest! {
     /// documented), gauges the plain integer result of their sets, adds and subs, in every
     /// snapshot and window, whichever handles and threads did the work.
     #[test]
+    // Hundreds of random cases: hours under Miri, which runs the same paths in the
+    // other tests.
+    #[cfg_attr(miri, ignore)]
     fn counters_and_gauges_equal_plain_integers(
         phases in prop::collection::vec(
             (
@@ -532,6 +541,7 @@ proptest! {
 /// include one above the trackable range reported as its max the top of the range's bin,
 /// below that value; the max is now the exact one, and the top quantile answers it.
 #[test]
+#[cfg_attr(miri, ignore)] // as above: many cases
 fn a_window_with_clamped_values_keeps_their_max() {
     let config = HistogramConfig {
         lowest_discernible: 1,
