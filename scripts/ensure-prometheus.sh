@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# ensure-prometheus.sh - make sure the real Prometheus and promtool are installed, because the
-# tests of crates/aureon-prometheus drive them (and fail, on purpose, without them).
+# ensure-prometheus.sh - make sure the real Prometheus, promtool and the receivers of the push
+# roads are installed, because the tests of crates/aureon-prometheus drive them (and fail, on
+# purpose, without them): Prometheus 2.42 (remote-write receiver, scrapes), VictoriaMetrics
+# 1.79 single node (remote write), the Pushgateway 1.5.
 #
-# Installs Debian's `prometheus` package (which brings promtool) only when either binary is
-# missing; otherwise changes nothing. Says what it found or did on stderr. Safe to run
+# Installs the Debian packages `prometheus` (which brings promtool), `victoria-metrics` and
+# `prometheus-pushgateway`, each only when its binary is missing; otherwise changes nothing. Says what it found or did on stderr. Safe to run
 # again. Needs root (or sudo) only when it has to install.
 #
 # The package would start a system Prometheus listening on 0.0.0.0:9090 and enable it at
@@ -31,28 +33,36 @@ case "${1:-}" in
   *) say "unknown argument: $1 (usage: scripts/ensure-prometheus.sh [--reinstall])"; exit 2 ;;
 esac
 
-if [ "$reinstall" -eq 0 ] && have prometheus && have promtool; then
-  say "found $(command -v prometheus) ($(prometheus --version 2>&1 | head -n 1))"
-  say "found $(command -v promtool)"
+# binary:package pairs.
+NEEDED=(prometheus:prometheus promtool:prometheus victoria-metrics:victoria-metrics
+  prometheus-pushgateway:prometheus-pushgateway)
+missing=()
+packages=()
+for pair in "${NEEDED[@]}"; do
+  bin=${pair%%:*}; pkg=${pair#*:}
+  if [ "$reinstall" -eq 1 ] || ! have "$bin"; then
+    have "$bin" || missing+=("$bin")
+    case " ${packages[*]} " in *" $pkg "*) ;; *) packages+=("$pkg") ;; esac
+  fi
+done
+if [ ${#packages[@]} -eq 0 ]; then
+  for pair in "${NEEDED[@]}"; do say "found $(command -v "${pair%%:*}")"; done
+  say "prometheus: $(prometheus --version 2>&1 | head -n 1)"
   exit 0
 fi
-
-missing=()
-have prometheus || missing+=(prometheus)
-have promtool || missing+=(promtool)
 if [ ${#missing[@]} -gt 0 ]; then
-  say "missing: ${missing[*]}; installing Debian's prometheus package (brings promtool)"
+  say "missing: ${missing[*]}; installing the Debian packages ${packages[*]}"
 else
-  say "--reinstall: reinstalling Debian's prometheus package"
+  say "--reinstall: reinstalling the Debian packages ${packages[*]}"
 fi
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
-  have sudo || { say "not root and no sudo: install it yourself: apt-get install --no-install-recommends prometheus"; exit 1; }
+  have sudo || { say "not root and no sudo: install them yourself: apt-get install --no-install-recommends ${packages[*]}"; exit 1; }
   SUDO=(sudo)
 fi
 if ! have apt-get; then
-  say "no apt-get (not Debian/Ubuntu?): install Prometheus 2.42 or later and promtool, then run again"
+  say "no apt-get (not Debian/Ubuntu?): install Prometheus 2.42 or later with promtool, VictoriaMetrics and the Pushgateway, then run again"
   exit 1
 fi
 
@@ -77,14 +87,14 @@ say "running: apt-get update"
 "${SUDO[@]}" apt-get update -qq
 apt_args=(install -y -qq --no-install-recommends)
 [ "$reinstall" -eq 0 ] || apt_args+=(--reinstall)
-say "running: apt-get ${apt_args[*]} prometheus"
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get "${apt_args[@]}" prometheus >/dev/null
+say "running: apt-get ${apt_args[*]} ${packages[*]}"
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get "${apt_args[@]}" "${packages[@]}" >/dev/null
 cleanup
 own_policy=0
 
-# The packages this run installed (with --reinstall, prometheus itself too).
+# The packages this run installed (with --reinstall, the reinstalled ones too).
 mapfile -t added < <(comm -13 <(echo "$before") <(installed_packages))
-[ "$reinstall" -eq 0 ] || added+=(prometheus)
+[ "$reinstall" -eq 0 ] || added+=("${packages[@]}")
 
 # Their services: systemd units and sysvinit scripts they ship.
 services=()
@@ -130,7 +140,7 @@ for svc in "${services[@]}"; do
     # (A stopped daemon whose parent has not reaped it yet is a zombie: gone.)
     read -r user stat < <(ps -o user=,stat= -p "$pid" 2>/dev/null || true)
     case "${stat:-Z}" in Z*) continue ;; esac
-    if [ "$user" = "$svc" ] || [ "$user" = prometheus ]; then left+=("$svc[$pid]"); fi
+    if [ "$user" = "$svc" ] || [ "$user" = prometheus ] || [ "$user" = victoria-metrics ]; then left+=("$svc[$pid]"); fi
   done
 done
 if [ ${#left[@]} -gt 0 ]; then
@@ -145,9 +155,12 @@ if have ss; then
   fi
 fi
 
-if have prometheus && have promtool; then
-  say "installed $(command -v prometheus) ($(prometheus --version 2>&1 | head -n 1)) and $(command -v promtool)"
-else
-  say "the package installed, but prometheus or promtool is still not on PATH"
-  exit 1
-fi
+for pair in "${NEEDED[@]}"; do
+  bin=${pair%%:*}
+  if have "$bin"; then
+    say "installed: $(command -v "$bin")"
+  else
+    say "the packages installed, but $bin is still not on PATH"
+    exit 1
+  fi
+done
