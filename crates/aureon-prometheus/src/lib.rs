@@ -61,6 +61,7 @@
 pub mod grafana;
 pub mod hlog;
 pub mod http;
+pub mod remote_write;
 
 mod classic;
 mod escape;

@@ -200,6 +200,17 @@ impl ExportOptions {
         &self.quantiles
     }
 
+    /// These options with every histogram exported as a histogram only (no summaries): the
+    /// push encoders send buckets, never client-side quantiles.
+    pub(crate) fn histograms_only(&self) -> ExportOptions {
+        let mut o = self.clone();
+        o.mode = HistogramMode::Histogram;
+        for m in o.per_metric.values_mut() {
+            m.mode = None;
+        }
+        o
+    }
+
     /// How the histogram registered as `name` is exported.
     pub fn histogram_mode(&self, name: &str) -> HistogramMode {
         self.per_metric

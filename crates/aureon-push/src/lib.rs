@@ -53,6 +53,7 @@ mod pusher;
 mod queue;
 mod source;
 mod transport;
+mod url;
 
 pub use backoff::Backoff;
 pub use config::{ConfigError, PushConfig};
@@ -65,3 +66,4 @@ pub use pusher::{PushReport, Pusher, SpawnError};
 pub use queue::Queue;
 pub use source::{FromFn, SnapshotSource, from_fn};
 pub use transport::{HttpTransport, Transport, TransportError};
+pub use url::validate_url;

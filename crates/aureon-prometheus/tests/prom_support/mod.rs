@@ -25,6 +25,11 @@ impl Prometheus {
     /// `scrape_configs`, indented by two spaces), scraping every second; it is killed (and
     /// its directory removed) when this process exits.
     pub fn start(bin: &Path, jobs: &str) -> Self {
+        Self::start_with(bin, jobs, &[], None)
+    }
+
+    /// [`Prometheus::start`] with extra command-line flags, on `port` when given.
+    pub fn start_with(bin: &Path, jobs: &str, flags: &[&str], port: Option<u16>) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "aureon-prom-expiry-{}-{}",
             std::process::id(),
@@ -34,11 +39,13 @@ impl Prometheus {
                 .as_nanos()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let config = format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{jobs}"
@@ -68,6 +75,7 @@ rm -rf "$dir""#;
                 dir.join("data").display()
             ))
             .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
