@@ -72,7 +72,7 @@ fn record(n: usize) -> Recorded {
 fn push_once(protocol: RemoteWrite, snapshot: Arc<Snapshot>) -> aureon_push::PushReport {
     let pusher = Pusher::spawn_with_transport(
         protocol,
-        None::<aureon_push::FromFn<fn() -> Arc<Snapshot>>>,
+        None::<aureon_push::NoSource>,
         aureon_push::HttpTransport::new(),
         PushConfig::default(),
         None,

@@ -64,6 +64,6 @@ pub use protocol::{
 };
 pub use pusher::{PushReport, Pusher, SpawnError};
 pub use queue::Queue;
-pub use source::{FromFn, SnapshotSource, from_fn};
+pub use source::{FromFn, NoSource, SnapshotSource, from_fn};
 pub use transport::{HttpTransport, Transport, TransportError};
 pub use url::validate_url;

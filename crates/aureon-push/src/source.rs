@@ -38,3 +38,7 @@ where
         (self.0)()
     }
 }
+
+/// The source type to name for [`Pusher::spawn_with_transport`](crate::Pusher::spawn_with_transport)
+/// without a source (`None::<NoSource>`): only explicit pushes are sent.
+pub type NoSource = FromFn<fn() -> Arc<Snapshot>>;

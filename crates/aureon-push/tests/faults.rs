@@ -179,7 +179,7 @@ fn snapshot(n: u64) -> Arc<Snapshot> {
     Arc::new(r.snapshot())
 }
 
-fn no_source() -> Option<aureon_push::FromFn<fn() -> Arc<Snapshot>>> {
+fn no_source() -> Option<aureon_push::NoSource> {
     None
 }
 
