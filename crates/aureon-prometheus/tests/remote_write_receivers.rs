@@ -27,7 +27,7 @@ use prom_support::{Prometheus, WAIT, prometheus_binary};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::ChildStdin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -309,31 +309,18 @@ impl Victoria {
             .unwrap()
             .port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let script = r#"dir=$1; shift
-"$@" </dev/null >"$dir/vm.log" 2>&1 &
-pid=$!
-read -r _
-kill "$pid" 2>/dev/null
-wait "$pid"
-rm -rf "$dir""#;
-        let mut wrapper = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("aureon-vm-wrapper")
-            .arg(&dir)
-            .arg(&bin)
-            .arg(format!("-httpListenAddr={addr}"))
-            .arg(format!("-storageDataPath={}", dir.join("data").display()))
-            // Make what was just written queryable at once.
-            .arg("-search.latencyOffset=0s")
-            .arg("-search.disableCache")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let keepalive = wrapper.stdin.take().unwrap();
-        std::mem::forget(wrapper);
+        let keepalive = prom_support::spawn_until_exit(
+            &dir,
+            "vm.log",
+            &bin,
+            &[
+                format!("-httpListenAddr={addr}"),
+                format!("-storageDataPath={}", dir.join("data").display()),
+                // Make what was just written queryable at once.
+                "-search.latencyOffset=0s".to_owned(),
+                "-search.disableCache".to_owned(),
+            ],
+        );
         let ready = http_support::poll(WAIT, Duration::from_millis(200), || {
             std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
             (http_support::get(addr, "/health", &[]).status == 200).then_some(())

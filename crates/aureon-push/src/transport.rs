@@ -42,20 +42,16 @@ pub trait Transport: Send + 'static {
 /// The HTTP/1.1 transport: ureq with rustls (TLS 1.2 and 1.3, the Mozilla roots unless a CA
 /// file is given), optional client certificate (mTLS) and credentials on every request.
 pub struct HttpTransport {
-    agent_config: AgentSettings,
-    agents: Option<(Duration, ureq::Agent)>,
-    authorization: Option<String>,
-}
-
-#[derive(Clone, Default)]
-struct AgentSettings {
     tls: Option<ureq::tls::TlsConfig>,
+    /// The agent built for the last timeout asked for (rebuilt when it changes).
+    agent: Option<(Duration, ureq::Agent)>,
+    authorization: Option<String>,
 }
 
 impl fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpTransport")
-            .field("custom_tls", &self.agent_config.tls.is_some())
+            .field("custom_tls", &self.tls.is_some())
             .field(
                 "authorization",
                 &self.authorization.as_ref().map(|_| "<set>"),
@@ -74,8 +70,8 @@ impl HttpTransport {
     /// Plain HTTP and HTTPS with the built-in roots, no credentials.
     pub fn new() -> Self {
         Self {
-            agent_config: AgentSettings::default(),
-            agents: None,
+            tls: None,
+            agent: None,
             authorization: None,
         }
     }
@@ -139,25 +135,25 @@ impl HttpTransport {
                 .to_owned();
             tls = tls.client_cert(Some(ClientCert::new_with_certs(&certs, key)));
         }
-        self.agent_config.tls = Some(tls.build());
-        self.agents = None;
+        self.tls = Some(tls.build());
+        self.agent = None;
         Ok(self)
     }
 
     fn agent(&mut self, timeout: Duration) -> &ureq::Agent {
-        if self.agents.as_ref().is_none_or(|(t, _)| *t != timeout) {
+        if self.agent.as_ref().is_none_or(|(t, _)| *t != timeout) {
             let mut config = ureq::Agent::config_builder()
                 .timeout_global(Some(timeout))
                 .http_status_as_error(false)
                 // Receivers answer, they do not redirect; a redirect is a misconfigured URL.
                 .max_redirects(0)
                 .user_agent(concat!("aureon-push/", env!("CARGO_PKG_VERSION")));
-            if let Some(tls) = &self.agent_config.tls {
+            if let Some(tls) = &self.tls {
                 config = config.tls_config(tls.clone());
             }
-            self.agents = Some((timeout, config.build().into()));
+            self.agent = Some((timeout, config.build().into()));
         }
-        &self.agents.as_ref().expect("set above").1
+        &self.agent.as_ref().expect("set above").1
     }
 }
 

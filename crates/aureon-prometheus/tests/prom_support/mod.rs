@@ -52,37 +52,13 @@ impl Prometheus {
         );
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
         let log = dir.join("prometheus.log");
-        // `read` returns when our end of the pipe closes: at the latest when we exit.
-        let script = r#"dir=$1; shift
-"$@" </dev/null >"$dir/prometheus.log" 2>&1 &
-pid=$!
-read -r _
-kill "$pid" 2>/dev/null
-wait "$pid"
-rm -rf "$dir""#;
-        let mut wrapper = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("aureon-prom-wrapper")
-            .arg(&dir)
-            .arg(bin)
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .args(flags)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting sh for the prometheus wrapper");
-        let keepalive = wrapper.stdin.take().unwrap();
-        std::mem::forget(wrapper);
+        let mut args = vec![
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address={addr}"),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let keepalive = spawn_until_exit(&dir, "prometheus.log", bin, &args);
         let prom = Self {
             addr,
             log,
@@ -213,4 +189,33 @@ pub fn prometheus_binary() -> PathBuf {
                  prometheus), or point PROMETHEUS_BIN at a prometheus 2.42+ binary"
             )
         })
+}
+
+/// Starts `bin args…` in the background with its output in `dir/log_name`; it is killed and
+/// `dir` removed when the returned pipe closes, at the latest when the test process exits.
+pub fn spawn_until_exit(dir: &Path, log_name: &str, bin: &Path, args: &[String]) -> ChildStdin {
+    // `read` returns when our end of the pipe closes.
+    let script = r#"dir=$1; log=$2; shift 2
+"$@" </dev/null >"$dir/$log" 2>&1 &
+pid=$!
+read -r _
+kill "$pid" 2>/dev/null
+wait "$pid"
+rm -rf "$dir""#;
+    let mut wrapper = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("aureon-test-wrapper")
+        .arg(dir)
+        .arg(log_name)
+        .arg(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting sh for the test server wrapper");
+    let keepalive = wrapper.stdin.take().unwrap();
+    std::mem::forget(wrapper);
+    keepalive
 }
