@@ -8,6 +8,9 @@
 //!   and under which names is set by [`ExportOptions`].
 //! * **HTTP** ([`http`]): the embedded `/metrics` and `/health` endpoint.
 //! * **Grafana** ([`grafana`]): a dashboard whose queries use the names the exporter emits.
+//! * **Push** ([`remote_write`], [`pushgateway`]): remote write 1.0 into Prometheus,
+//!   VictoriaMetrics, Mimir or Thanos, and the Pushgateway for batch jobs, both on the shared
+//!   sender of [`aureon_push`] (queue, retries, deadline, self-metrics).
 //! * **HdrHistogram interval logs** ([`hlog`]): a snapshot history as the log HdrHistogram's
 //!   own tools read, and back.
 //!
@@ -61,6 +64,7 @@
 pub mod grafana;
 pub mod hlog;
 pub mod http;
+pub mod pushgateway;
 pub mod remote_write;
 
 mod classic;

@@ -1,0 +1,269 @@
+//! The Pushgateway road against the real thing: Debian's `prometheus-pushgateway` 1.5, and a
+//! real Prometheus 2.42 scraping it with `honor_labels: true`, as operators run it.
+//!
+//! * a pushed batch result appears under its grouping key (a value with `/` travels in the
+//!   base64 form and arrives as given), every value equal to what was recorded;
+//! * Prometheus stores those values under the pushed `job`/`instance`, not its own;
+//! * `PUT` replaces the group, `POST` only the families pushed, `DELETE` on shutdown removes it;
+//! * a push the gateway refuses (400: a metric inconsistent with another group's) is dropped
+//!   and counted as `rejected` at once, never retried.
+//!
+//! Without the binaries (`scripts/ensure-prometheus.sh` installs them) every test here FAILS
+//! saying so. `PUSHGATEWAY_BIN` and `PROMETHEUS_BIN` override them.
+
+mod http_support;
+mod prom_support;
+
+use aureon_prometheus::pushgateway::{GroupPush, Pushgateway};
+use aureon_push::{DropReason, HttpTransport, NoSource, PushConfig, PushReport, Pusher};
+use aureon_telemetry::{Registry, Snapshot};
+use prom_support::{Prometheus, WAIT, prometheus_binary, spawn_until_exit};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ChildStdin;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Gateway {
+    addr: SocketAddr,
+    _keepalive: ChildStdin,
+}
+
+impl Gateway {
+    fn start() -> Self {
+        let bin = std::env::var_os("PUSHGATEWAY_BIN")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("PATH")
+                    .iter()
+                    .flat_map(std::env::split_paths)
+                    .map(|d| d.join("prometheus-pushgateway"))
+                    .find(|p| p.is_file())
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "prometheus-pushgateway is not installed, and this test needs the real one: \
+                     run scripts/ensure-prometheus.sh (Debian package prometheus-pushgateway) \
+                     or set PUSHGATEWAY_BIN"
+                )
+            });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let dir =
+            std::env::temp_dir().join(format!("aureon-pushgateway-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keepalive = spawn_until_exit(
+            &dir,
+            "pushgateway.log",
+            &bin,
+            &[format!("--web.listen-address={addr}")],
+        );
+        let ready = http_support::poll(WAIT, Duration::from_millis(100), || {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+            (http_support::get(addr, "/-/ready", &[]).status == 200).then_some(())
+        });
+        assert!(ready.is_some(), "the Pushgateway did not start on {addr}");
+        Self {
+            addr,
+            _keepalive: keepalive,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The gateway's own exposition.
+    fn metrics(&self) -> String {
+        let r = http_support::get(self.addr, "/metrics", &[]);
+        assert_eq!(r.status, 200);
+        r.text()
+    }
+}
+
+/// The value of the sample line named `name` whose labels include all of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .find(|l| labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// Pushes `snapshot` once and waits for the flush.
+fn push_once(gateway: Pushgateway, snapshot: Snapshot) -> PushReport {
+    let pusher = Pusher::spawn_with_transport(
+        gateway,
+        None::<NoSource>,
+        HttpTransport::new(),
+        PushConfig::default(),
+        None,
+    )
+    .unwrap();
+    pusher.shutdown_with(Some(Arc::new(snapshot)))
+}
+
+/// Latencies in µs over four decades, deterministic.
+fn latencies(n: usize) -> Vec<u64> {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            (100.0 * 10f64.powf(4.0 * u)) as u64
+        })
+        .collect()
+}
+
+#[test]
+fn a_pushed_batch_result_is_stored_under_its_grouping_key_by_a_prometheus_scraping_the_gateway() {
+    let gateway = Gateway::start();
+    let registry = Registry::new();
+    registry.counter("blocks_processed").increment(12_345);
+    registry.gauge("stress_threads").set(8.0);
+    let values = latencies(5000);
+    let h = registry.histogram("block_latency");
+    for &v in &values {
+        h.record(v);
+    }
+    let protocol = Pushgateway::new(&gateway.url(), "aureon_stress")
+        .unwrap()
+        .grouping_label("instance", "node/1")
+        .unwrap();
+    let report = push_once(protocol, registry.snapshot());
+    assert_eq!(report.dropped_total(), 0, "{report}");
+    assert_eq!(report.requests_sent, 1, "{report}");
+
+    let text = gateway.metrics();
+    let key = ["job=\"aureon_stress\"", "instance=\"node/1\""];
+    assert_eq!(
+        sample(&text, "blocks_processed_total", &key),
+        Some(12_345.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "stress_threads", &key), Some(8.0));
+    assert_eq!(
+        sample(&text, "block_latency_seconds_count", &key),
+        Some(values.len() as f64)
+    );
+    let sum_s = values.iter().sum::<u64>() as f64 / 1e6;
+    let got = sample(&text, "block_latency_seconds_sum", &key).unwrap();
+    assert!((got - sum_s).abs() <= 1e-9 * sum_s, "{got} vs {sum_s}");
+    assert!(
+        sample(&text, "push_time_seconds", &key).is_some(),
+        "the gateway stamped the push"
+    );
+
+    let jobs = format!(
+        "  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['{}']\n",
+        gateway.addr
+    );
+    let prom = Prometheus::start(&prometheus_binary(), &jobs);
+    prom.wait_for_value(
+        "blocks_processed_total{job=\"aureon_stress\",instance=\"node/1\"}",
+        12_345.0,
+    );
+    prom.wait_for_value(
+        "block_latency_seconds_count{job=\"aureon_stress\",instance=\"node/1\"}",
+        values.len() as f64,
+    );
+    assert_eq!(
+        prom.value("stress_threads{job=\"aureon_stress\",instance=\"node/1\"}"),
+        Some(8.0)
+    );
+}
+
+#[test]
+fn put_replaces_the_group_post_updates_it_and_shutdown_can_delete_it() {
+    let gateway = Gateway::start();
+    let job = ["job=\"replace_test\""];
+    let first = Registry::new();
+    first.counter("kept").increment(1);
+    first.counter("dropped_later").increment(2);
+    let new = || Pushgateway::new(&gateway.url(), "replace_test").unwrap();
+    assert_eq!(push_once(new(), first.snapshot()).dropped_total(), 0);
+    assert_eq!(
+        sample(&gateway.metrics(), "dropped_later_total", &job),
+        Some(2.0)
+    );
+
+    // PUT of a snapshot without `dropped_later`: the whole group is replaced.
+    let second = Registry::new();
+    second.counter("kept").increment(5);
+    assert_eq!(push_once(new(), second.snapshot()).dropped_total(), 0);
+    let text = gateway.metrics();
+    assert_eq!(sample(&text, "kept_total", &job), Some(5.0));
+    assert_eq!(sample(&text, "dropped_later_total", &job), None, "{text}");
+
+    // POST of another family: `kept` stays.
+    let third = Registry::new();
+    third.counter("added").increment(7);
+    let report = push_once(new().group_push(GroupPush::Update), third.snapshot());
+    assert_eq!(report.dropped_total(), 0, "{report}");
+    let text = gateway.metrics();
+    assert_eq!(sample(&text, "kept_total", &job), Some(5.0));
+    assert_eq!(sample(&text, "added_total", &job), Some(7.0));
+
+    // A push that deletes its group on shutdown leaves nothing behind.
+    let report = push_once(new().delete_on_shutdown(true), second.snapshot());
+    assert_eq!(report.dropped_total(), 0, "{report}");
+    assert!(
+        report
+            .shutdown_request
+            .as_deref()
+            .is_some_and(|s| s.contains("202") || s.contains("200")),
+        "{report:?}"
+    );
+    let text = gateway.metrics();
+    assert_eq!(sample(&text, "kept_total", &job), None, "{text}");
+    assert_eq!(sample(&text, "push_time_seconds", &job), None, "{text}");
+}
+
+#[test]
+fn a_push_the_gateway_refuses_is_counted_as_rejected_and_not_retried() {
+    let gateway = Gateway::start();
+    let counter = Registry::new();
+    counter.counter("shared_name").increment(1);
+    let ok = push_once(
+        Pushgateway::new(&gateway.url(), "first").unwrap(),
+        counter.snapshot(),
+    );
+    assert_eq!(ok.dropped_total(), 0, "{ok}");
+    // The same family name as a gauge in another group is inconsistent: the gateway
+    // answers 400 and keeps what it had.
+    let gauge = Registry::new();
+    gauge.gauge("shared_name_total").set(3.0);
+    let refused = push_once(
+        Pushgateway::new(&gateway.url(), "second").unwrap(),
+        gauge.snapshot(),
+    );
+    assert_eq!(refused.samples_sent, 0, "{refused}");
+    assert_eq!(refused.retries, 0, "a 400 is never retried: {refused}");
+    assert!(refused.dropped(DropReason::Rejected) > 0, "{refused}");
+    assert_eq!(
+        refused.dropped_total(),
+        refused.dropped(DropReason::Rejected)
+    );
+    assert!(
+        refused
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("400")),
+        "{refused:?}"
+    );
+    let text = gateway.metrics();
+    assert_eq!(
+        sample(&text, "shared_name_total", &["job=\"first\""]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "shared_name_total", &["job=\"second\""]),
+        None
+    );
+}
