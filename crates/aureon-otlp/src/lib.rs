@@ -2,9 +2,10 @@
 //!
 //! OTLP/HTTP metrics for `aureon-telemetry`: published [`Snapshot`](aureon_telemetry::Snapshot)s
 //! become `ExportMetricsServiceRequest` protobuf bodies (optionally gzipped), and responses
-//! are classified as the OTLP/HTTP specification says. The crate does no I/O: the sending
-//! loop (queue, backoff, deadline, self-metrics) belongs to the shared push machinery, which
-//! calls [`Encoder::encode`] for a body and [`response`] for what a reply means.
+//! are classified as the OTLP/HTTP specification says. The sending loop (queue, backoff,
+//! deadline, self-metrics) is the shared one of [`aureon_push`]; [`OtlpExporter`] is the
+//! protocol it runs, calling [`Encoder::encode`] for a body and [`response`] for what a reply
+//! means. The crate does not depend on the Prometheus exposition.
 //!
 //! * counters → monotonic `Sum`s (cumulative by default, [`Temporality::Delta`] on request),
 //! * gauges → `Gauge`s,
@@ -31,6 +32,7 @@
 
 mod config;
 mod encode;
+pub mod exporter;
 pub mod proto;
 mod request;
 pub mod response;
@@ -38,4 +40,5 @@ pub mod scale;
 
 pub use config::{ConfigError, DEFAULT_MAX_BUCKETS, OtlpConfig, OtlpConfigBuilder, Temporality};
 pub use encode::{Bucketing, EncodeError, Encoder};
+pub use exporter::OtlpExporter;
 pub use request::{CONTENT_TYPE, EncodedRequest, METRICS_PATH, metrics_url, user_agent};

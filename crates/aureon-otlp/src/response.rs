@@ -46,17 +46,9 @@ pub fn classify(status: u16, retry_after: Option<&str>, now: SystemTime) -> Disp
     }
 }
 
-/// A `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date in any of the
-/// three accepted forms (a date already past gives zero). `None` when malformed, so that
-/// the sender falls back on its own backoff.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
+/// A `Retry-After` value: delay-seconds or an HTTP-date, capped at one hour (the shared
+/// sender's parser, re-exported: one rule for every protocol).
+pub use aureon_push::parse_retry_after;
 
 /// What a receiver reported rejecting from an accepted request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -171,14 +163,12 @@ mod tests {
             Some(Duration::from_secs(120))
         );
         assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
-        for bad in [
-            "",
-            "-1",
-            "1.5",
-            "soon",
-            "99999999999999999999999",
-            "Sun, 32 Nov 1994",
-        ] {
+        // Valid delay-seconds, however long, is capped rather than refused.
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(aureon_push::MAX_RETRY_AFTER)
+        );
+        for bad in ["", "-1", "1.5", "soon", "Sun, 32 Nov 1994"] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
     }

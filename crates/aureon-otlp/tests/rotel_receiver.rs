@@ -554,3 +554,44 @@ fn rotel_refuses_malformed_bodies_and_we_do_not_retry_them() {
         Disposition::Drop
     );
 }
+
+#[test]
+fn the_shared_sender_delivers_a_final_snapshot_to_rotel_exactly() {
+    let Some(bin) = rotel_binary() else { return };
+    let mut rotel = Rotel::start(&bin);
+    let cases = cases();
+    let registry = registry_with(&cases, 77);
+    let snapshot = Arc::new(registry.snapshot());
+    let points = Encoder::new(OtlpConfig::builder("x").build().unwrap(), SystemTime::now())
+        .encode(&snapshot, None)
+        .unwrap()
+        .data_points();
+    let config = OtlpConfig::builder("aureon-pusher").build().unwrap();
+    let exporter = aureon_otlp::OtlpExporter::new(
+        &aureon_otlp::metrics_url(&format!("http://{}", rotel.addr)),
+        config,
+        SystemTime::now(),
+    )
+    .unwrap();
+    let own = Registry::new();
+    let pusher = aureon_push::Pusher::spawn_with_transport(
+        exporter,
+        None::<aureon_push::NoSource>,
+        aureon_push::HttpTransport::new(),
+        aureon_push::PushConfig::default(),
+        Some(&own),
+    )
+    .unwrap();
+    let report = pusher.shutdown_with(Some(snapshot));
+    assert_eq!(report.dropped_total(), 0, "{report}");
+    assert_eq!(report.samples_sent, points, "{report}");
+    assert_eq!(report.requests_sent, 1, "{report}");
+    // The sender's health is in its own registry, labelled with the protocol.
+    assert_eq!(
+        own.snapshot()
+            .counter_with("aureon_push_samples_sent", &[("protocol", "otlp")]),
+        Some(points)
+    );
+    let export = rotel.export_of("aureon-pusher", cases.len() + 2);
+    check_export(&export, &cases, 77);
+}

@@ -59,8 +59,8 @@ pub use backoff::Backoff;
 pub use config::{ConfigError, PushConfig};
 pub use metrics::SelfMetrics;
 pub use protocol::{
-    DropReason, EncodeError, Method, Outcome, Protocol, PushRequest, Response, classify_otlp,
-    classify_remote_write, parse_retry_after_seconds,
+    DropReason, EncodeError, MAX_RETRY_AFTER, Method, Outcome, Protocol, PushRequest, Response,
+    classify_remote_write, parse_retry_after,
 };
 pub use pusher::{PushReport, Pusher, SpawnError};
 pub use queue::Queue;

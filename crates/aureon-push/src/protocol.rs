@@ -1,10 +1,11 @@
 //! What a protocol supplies: how a snapshot becomes HTTP requests and what a response means.
-//! The retry rules of the two specifications in use are here as plain functions, so that
-//! each protocol states its rule in one line and the fault tests check them once.
+//! The remote-write retry rule (which the Pushgateway shares) and the one `Retry-After`
+//! parser are plain functions here, so a protocol states its rule in one line; OTLP's rule is
+//! `aureon_otlp::response::classify`, built on the same parser.
 
 use aureon_telemetry::Snapshot;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The HTTP method of a [`PushRequest`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,36 +197,30 @@ pub fn classify_remote_write(response: &Response) -> Outcome {
         429 | 500..=599 => Outcome::Retry {
             after: response
                 .header("retry-after")
-                .and_then(parse_retry_after_seconds),
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
         },
         _ => Outcome::Drop,
     }
 }
 
-/// The OTLP/HTTP rule: 2xx delivered; 429, 502, 503, 504 retried (after `Retry-After`);
-/// everything else dropped. (`partial_success` is the protocol's to read from the body.)
-pub fn classify_otlp(response: &Response) -> Outcome {
-    match response.status {
-        200..=299 => Outcome::Delivered { rejected: 0 },
-        429 | 502 | 503 | 504 => Outcome::Retry {
-            after: response
-                .header("retry-after")
-                .and_then(parse_retry_after_seconds),
-        },
-        _ => Outcome::Drop,
-    }
-}
+/// The longest `Retry-After` honoured: a hostile or confused receiver cannot park the
+/// sender for longer than this (the queue budget keeps bounding memory meanwhile).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-/// A `Retry-After` given as delay-seconds; `None` when it is anything else (the sender then
-/// uses its own backoff). Capped at one hour, so a hostile receiver cannot park the sender.
-pub fn parse_retry_after_seconds(value: &str) -> Option<Duration> {
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date in any of the
+/// three accepted forms (a date already past gives zero), resolved against `now` and capped
+/// at [`MAX_RETRY_AFTER`]. `None` when malformed, so the sender uses its own backoff. The one
+/// parser behind every protocol's retry rule.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
-    if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    v.parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s.min(3600)))
+    let delay = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still "a very long time", not malformed.
+        Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let date = httpdate::parse_http_date(v).ok()?;
+        date.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -258,16 +253,6 @@ mod tests {
     }
 
     #[test]
-    fn otlp_retries_its_four_statuses_only() {
-        for s in [429, 502, 503, 504] {
-            assert!(matches!(classify_otlp(&status(s)), Outcome::Retry { .. }));
-        }
-        for s in [400, 500, 501, 505] {
-            assert_eq!(classify_otlp(&status(s)), Outcome::Drop, "{s}");
-        }
-    }
-
-    #[test]
     fn retry_after_is_read_and_capped() {
         let mut r = status(503);
         r.headers.push(("Retry-After".into(), " 7 ".into()));
@@ -277,12 +262,24 @@ mod tests {
                 after: Some(Duration::from_secs(7))
             }
         );
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after("99999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(
-            parse_retry_after_seconds("99999"),
-            Some(Duration::from_secs(3600))
+            parse_retry_after("99999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
         );
-        for bad in ["", "-1", "1.5", "soon", "99999999999999999999"] {
-            assert_eq!(parse_retry_after_seconds(bad), None, "{bad:?}");
+        let in_90s = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        let got = parse_retry_after(&in_90s, now).unwrap();
+        assert!(
+            got <= Duration::from_secs(90) && got >= Duration::from_secs(89),
+            "{got:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::ZERO)
+        );
+        for bad in ["", "-1", "1.5", "soon", "Sun, 32 Nov 1994 08:49:37 GMT"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
     }
 }
