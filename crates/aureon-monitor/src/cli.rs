@@ -4,6 +4,7 @@
 //! valid input, and bad input gets clap's message and exit status 2 before anything starts.
 
 use crate::args;
+use aureon_prometheus::remote_write::RemoteWriteHistograms;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +79,24 @@ pub struct DemoArgs {
     /// Time between text reports without the live dashboard.
     #[arg(long, default_value = "5s", value_parser = args::duration)]
     pub report_every: Duration,
+    /// Also send every snapshot by Prometheus remote write 1.0 to this URL (e.g.
+    /// http://127.0.0.1:9090/api/v1/write for Prometheus with --web.enable-remote-write-receiver,
+    /// http://127.0.0.1:8428/api/v1/write for VictoriaMetrics).
+    #[arg(long, value_name = "URL", value_parser = crate::push::parse_url)]
+    pub remote_write: Option<String>,
+    /// How --remote-write sends histograms: classic (_bucket/_sum/_count, every receiver) or
+    /// native (Prometheus with --enable-feature=native-histograms).
+    #[arg(
+        long,
+        value_name = "FORM",
+        default_value = "classic",
+        requires = "remote_write"
+    )]
+    pub remote_write_histograms: RemoteWriteHistograms,
+    /// Also export every snapshot by OTLP/HTTP to this collector (http://127.0.0.1:4318, to
+    /// which /v1/metrics is appended, or a full metrics URL).
+    #[arg(long, value_name = "URL", value_parser = crate::push::parse_url)]
+    pub otlp: Option<String>,
 }
 
 /// `stress` arguments.
@@ -92,6 +111,10 @@ pub struct StressArgs {
     /// Print the result as JSON (for scripts) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Push the result to this Prometheus Pushgateway (e.g. http://127.0.0.1:9091) under
+    /// job "aureon_stress" and this host's instance, replacing the previous run's group.
+    #[arg(long, value_name = "URL", value_parser = crate::push::parse_url)]
+    pub push_gateway: Option<String>,
 }
 
 /// `report` arguments.
@@ -155,5 +178,41 @@ mod tests {
         assert_eq!(d.listen.to_string(), "127.0.0.1:9898");
         assert_eq!((d.rate, d.error_rate), (200.0, 0.002));
         assert_eq!(d.duration, None);
+        assert_eq!((d.remote_write, d.otlp), (None, None));
+    }
+
+    #[test]
+    fn push_flags_are_checked_while_parsing() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["aureon-monitor"], args].concat()).map(|c| c.command)
+        };
+        let Ok(Command::Demo(d)) = parse(&[
+            "demo",
+            "--remote-write",
+            "http://127.0.0.1:9090/api/v1/write",
+            "--remote-write-histograms",
+            "native",
+            "--otlp",
+            "http://127.0.0.1:4318",
+        ]) else {
+            panic!("valid push flags refused")
+        };
+        assert_eq!(d.remote_write_histograms, RemoteWriteHistograms::Native);
+        for bad in [
+            &["demo", "--remote-write", "localhost:9090"][..],
+            &["demo", "--otlp", "ftp://collector"],
+            &["demo", "--remote-write-histograms", "native"],
+            &[
+                "demo",
+                "--remote-write",
+                "http://h/w",
+                "--remote-write-histograms",
+                "sparse",
+            ],
+            &["stress", "--push-gateway", "not a url"],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+        }
     }
 }

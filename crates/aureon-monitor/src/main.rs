@@ -7,6 +7,7 @@
 //! * `report` and `plot`: percentile tables and plots of HdrHistogram interval logs
 //!   ([`report`], [`plot`], both reading through [`interval_log`]).
 //! * `grafana`: the Grafana dashboard matching what `/metrics` exports.
+//! * `demo --remote-write`/`--otlp` and `stress --push-gateway`: the push roads ([`push`]).
 //!
 //! This file only parses the command line and turns a [`Failure`] into a message and an exit
 //! status; every command lives in its own module.
@@ -18,6 +19,7 @@ mod failure;
 mod fmt;
 mod interval_log;
 mod plot;
+mod push;
 mod report;
 mod stress;
 mod tui;

@@ -9,7 +9,7 @@
 //!   is final ([`response::classify`]);
 //! * a 2xx body's `partial_success.rejected_data_points` are counted as dropped
 //!   (`partially_rejected`) and its message kept as the pusher's last error;
-//! * with [`Temporality::Delta`](crate::Temporality::Delta) each request holds what changed
+//! * with [`Temporality::Delta`] each request holds what changed
 //!   since the snapshot encoded before it, so a delta that is dropped (queue full, shutdown)
 //!   is counted and gone: prefer cumulative (the default) where the receiver accepts it.
 //!

@@ -24,9 +24,11 @@ pub mod worker;
 
 use crate::cli::DemoArgs;
 use crate::failure::{Failure, print_stdout};
+use crate::push::Pushers;
 use aureon_node::production_monitoring::{HealthDashboard, LATENCY_METRIC};
 use aureon_prometheus::http::{MetricsServer, ServerConfig};
 use aureon_prometheus::{ExportOptions, HistogramMode};
+use aureon_push::PushConfig;
 use aureon_telemetry::{Registry, SnapshotReader, Snapshotter, SnapshotterConfig};
 use health::HealthBoard;
 use settings::Settings;
@@ -92,12 +94,15 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     )
     .map_err(|e| Failure::run(format!("cannot start the snapshotter: {e}")))?;
     let board = Arc::new(HealthBoard::new());
+    let export = export_options()?;
     let server = start_server(
         settings.listen,
         settings.web_config_file.as_deref(),
         snapshotter.reader(),
         &board,
+        &export,
     )?;
+    let pushers = start_pushers(&args, &settings, &export, &registry, &snapshotter, &server)?;
     let stop = Arc::new(StopSignal::new());
     {
         let stop = Arc::clone(&stop);
@@ -110,7 +115,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     };
     let metrics_url = format!("{scheme}://{}/metrics", server.local_addr());
     if !settings.tui {
-        announce(&settings, &metrics_url, !args.no_tui);
+        announce(&settings, &metrics_url, !args.no_tui, &pushers.describe());
     }
 
     let started = Instant::now();
@@ -126,9 +131,15 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     let shown = run_threads(&live);
     let ran = started.elapsed();
 
-    // The workers have stopped: everything they recorded goes into one last snapshot.
-    snapshotter.tick();
+    // The workers have stopped: everything they recorded goes into one last snapshot, which
+    // the pushers deliver before they stop (so receivers hold what the report says).
+    let last = snapshotter.tick();
     board.evaluate(&dashboard);
+    let (pushed, delivered) = if pushers.is_empty() {
+        (String::new(), Ok(()))
+    } else {
+        pushers.finish(&last)
+    };
     let reason = stop.reason().unwrap_or(StopReason::Error);
     let mut text = format!(
         "── final report after {:.1}s, stopped by {} ──\n",
@@ -136,6 +147,7 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         reason.describe()
     );
     text.push_str(&dashboard.generate_report());
+    text.push_str(&pushed);
     let logged = match (hlog, &settings.hlog) {
         (Some(file), Some(path)) => {
             let written = write_log(file, &snapshotter);
@@ -161,7 +173,38 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
     let printed = print_stdout(&text);
     server.shutdown();
     snapshotter.shutdown();
-    shown.and(logged).and(printed)
+    shown.and(logged).and(printed).and(delivered)
+}
+
+/// Starts `--remote-write` and `--otlp`, reading what the snapshotter publishes every
+/// `--interval`; the `instance` is the address `/metrics` is served on, as a scrape names it.
+fn start_pushers(
+    args: &DemoArgs,
+    settings: &Settings,
+    export: &ExportOptions,
+    registry: &Registry,
+    snapshotter: &Snapshotter,
+    server: &MetricsServer,
+) -> Result<Pushers, Failure> {
+    let config = PushConfig {
+        interval: settings.interval,
+        ..PushConfig::default()
+    };
+    let mut pushers = Pushers::new(config, registry);
+    let instance = server.local_addr().to_string();
+    if let Some(url) = &args.remote_write {
+        pushers.remote_write(
+            url,
+            args.remote_write_histograms,
+            export,
+            &instance,
+            snapshotter.reader(),
+        )?;
+    }
+    if let Some(url) = &args.otlp {
+        pushers.otlp(url, "aureon-node", &instance, snapshotter.reader())?;
+    }
+    Ok(pushers)
 }
 
 /// Starts the workers and the evaluator, shows the run until it stops, and joins them all.
@@ -229,15 +272,11 @@ fn evaluate_until_stopped(live: &Live<'_>) {
     }
 }
 
-fn start_server(
-    listen: SocketAddr,
-    web_config_file: Option<&Path>,
-    reader: SnapshotReader,
-    board: &Arc<HealthBoard>,
-) -> Result<MetricsServer, Failure> {
+/// What `/metrics` and remote write export, and under which names.
+fn export_options() -> Result<ExportOptions, Failure> {
     // Histograms as well as summaries, so a fleet's Prometheus can aggregate latency and the
     // recording/alert rules in deploy/prometheus/ have buckets at the seed's thresholds.
-    let export = ExportOptions::builder()
+    ExportOptions::builder()
         .histogram_mode(HistogramMode::Both)
         // block_processing's exemplars are block heights.
         .exemplar_label("height")
@@ -249,10 +288,19 @@ fn start_server(
             ],
         )
         .build()
-        .map_err(|e| Failure::run(format!("export options: {e}")))?;
+        .map_err(|e| Failure::run(format!("export options: {e}")))
+}
+
+fn start_server(
+    listen: SocketAddr,
+    web_config_file: Option<&Path>,
+    reader: SnapshotReader,
+    board: &Arc<HealthBoard>,
+    export: &ExportOptions,
+) -> Result<MetricsServer, Failure> {
     let mut config = ServerConfig::builder()
         .bind_address(listen)
-        .export_options(export);
+        .export_options(export.clone());
     if let Some(path) = web_config_file {
         config = config.web_config_file(path);
     }
@@ -282,7 +330,7 @@ fn start_server(
 }
 
 /// Says on standard error what is running (standard output carries the reports).
-fn announce(settings: &Settings, metrics_url: &str, asked_for_tui: bool) {
+fn announce(settings: &Settings, metrics_url: &str, asked_for_tui: bool, pushes: &[String]) {
     let mut err = io::stderr().lock();
     if asked_for_tui {
         let _ = writeln!(
@@ -303,6 +351,13 @@ fn announce(settings: &Settings, metrics_url: &str, asked_for_tui: bool) {
         crate::fmt::percent(settings.schedule.error_rate),
         crate::fmt::elapsed(settings.report_every),
     );
+    for push in pushes {
+        let _ = writeln!(
+            err,
+            "{push}, every {}.",
+            crate::fmt::elapsed(settings.interval)
+        );
+    }
     if !settings.listen.ip().is_loopback() && settings.web_config_file.is_none() {
         let _ = writeln!(
             err,
@@ -340,6 +395,7 @@ mod tests {
             None,
             snapshotter.reader(),
             &board,
+            &export_options().unwrap(),
         )
         .unwrap_err();
         assert!(e.message.contains("already in use"), "{}", e.message);

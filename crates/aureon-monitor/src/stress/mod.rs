@@ -4,6 +4,12 @@
 //! The seed's thresholds: more than 10 000 validations per second, less than 5 MB of peak
 //! memory, more than 99% of headers valid. A run that misses one still prints its result,
 //! then exits with status 3 ([`crate::failure::EXIT_THRESHOLDS_MISSED`]).
+//!
+//! With `--push-gateway URL` the result is pushed to a Prometheus Pushgateway under job
+//! `aureon_stress` (the seed's "notify the monitoring system" for a batch job): the run's
+//! registry (validations, failures, latency histograms) plus the result as gauges
+//! (`aureon_stress_*`, with the time of the push and whether the thresholds passed). A push
+//! the gateway did not take fails the command (status 1), after the result is printed.
 
 mod output;
 mod progress;
@@ -14,6 +20,25 @@ use aureon_node::stress_testing::{
     StressTestConfig, StressTestError, StressTestResult, stress_test_header_chain_with,
 };
 use aureon_telemetry::Registry;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The result as gauges next to the run's own series, for the Pushgateway: a dashboard or an
+/// alert on a batch job reads these (`time() - aureon_stress_last_run_timestamp_seconds`
+/// for "has not run for a day").
+fn record_result(registry: &Registry, result: &StressTestResult, passed: bool) {
+    let gauge = |name: &str, v: f64| registry.gauge(name).set(v);
+    gauge("aureon_stress_ops_per_second", result.ops_per_sec);
+    gauge(
+        "aureon_stress_peak_memory_bytes",
+        result.peak_memory_mb * 1024.0 * 1024.0,
+    );
+    gauge("aureon_stress_success_ratio", result.success_rate);
+    gauge("aureon_stress_passed", if passed { 1.0 } else { 0.0 });
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    gauge("aureon_stress_last_run_timestamp_seconds", now);
+}
 
 /// One of the seed's pass/fail checks.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +101,19 @@ pub fn run(args: StressArgs) -> Result<(), Failure> {
         output::table(&result, &checks)
     };
     print_stdout(&text)?;
-    if checks.iter().all(|c| c.passed) {
+    let passed = checks.iter().all(|c| c.passed);
+    if let Some(url) = &args.push_gateway {
+        record_result(&registry, &result, passed);
+        let line = crate::push::push_to_gateway(
+            url,
+            &crate::push::host_name(),
+            registry.snapshot(),
+            Duration::from_secs(10),
+        )?;
+        // The result went to standard output; how the push went is a diagnostic.
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    }
+    if passed {
         Ok(())
     } else {
         Err(Failure::silent(EXIT_THRESHOLDS_MISSED))

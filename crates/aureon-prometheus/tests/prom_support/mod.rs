@@ -219,3 +219,66 @@ rm -rf "$dir""#;
     std::mem::forget(wrapper);
     keepalive
 }
+
+/// A throw-away Pushgateway (Debian's `prometheus-pushgateway` or `PUSHGATEWAY_BIN`) on a
+/// free loopback port, killed when the test process exits.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    _keepalive: ChildStdin,
+}
+
+impl Gateway {
+    pub fn start() -> Self {
+        let bin = std::env::var_os("PUSHGATEWAY_BIN")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("PATH")
+                    .iter()
+                    .flat_map(std::env::split_paths)
+                    .map(|d| d.join("prometheus-pushgateway"))
+                    .find(|p| p.is_file())
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "prometheus-pushgateway is not installed, and this test needs the real one: \
+                     run scripts/ensure-prometheus.sh (Debian package prometheus-pushgateway) \
+                     or set PUSHGATEWAY_BIN"
+                )
+            });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let dir =
+            std::env::temp_dir().join(format!("aureon-pushgateway-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keepalive = spawn_until_exit(
+            &dir,
+            "pushgateway.log",
+            &bin,
+            &[format!("--web.listen-address={addr}")],
+        );
+        let ready = http_support::poll(WAIT, Duration::from_millis(100), || {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+            (http_support::get(addr, "/-/ready", &[]).status == 200).then_some(())
+        });
+        assert!(ready.is_some(), "the Pushgateway did not start on {addr}");
+        Self {
+            addr,
+            _keepalive: keepalive,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The gateway's own exposition.
+    pub fn metrics(&self) -> String {
+        let r = http_support::get(self.addr, "/metrics", &[]);
+        assert_eq!(r.status, 200);
+        r.text()
+    }
+}

@@ -1,0 +1,257 @@
+//! The push roads of the command line: `demo --remote-write` / `--otlp` and
+//! `stress --push-gateway`, each a protocol of the shared sender ([`aureon_push::Pusher`]).
+//!
+//! The demo's pushers read what the snapshotter publishes, every `--interval`; when the run
+//! ends they are shut down with the final snapshot (taken after the last record), so what a
+//! receiver holds is what the final report says. A push that could not deliver everything by
+//! the shutdown deadline fails the run (exit status 1) after the report, naming what was
+//! dropped and why: a script must not mistake a lost push for a good one.
+
+use crate::failure::Failure;
+use aureon_otlp::{OtlpConfig, OtlpExporter};
+use aureon_prometheus::ExportOptions;
+use aureon_prometheus::pushgateway::Pushgateway;
+use aureon_prometheus::remote_write::{RemoteWrite, RemoteWriteHistograms};
+use aureon_push::{HttpTransport, NoSource, PushConfig, PushReport, Pusher};
+use aureon_telemetry::{Registry, Snapshot, SnapshotReader};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// The job label the demo's remote-written series carry (as a scrape job would add it).
+pub const DEMO_JOB: &str = "aureon_demo";
+/// The Pushgateway job of `stress --push-gateway`.
+pub const STRESS_JOB: &str = "aureon_stress";
+
+/// Parses a push URL on the command line: `http://` or `https://` with a host.
+pub fn parse_url(text: &str) -> Result<String, String> {
+    aureon_push::validate_url(text.trim())?;
+    Ok(text.trim().to_owned())
+}
+
+/// The OTLP metrics URL for `--otlp`: a base endpoint (`http://collector:4318`) gets
+/// `/v1/metrics` appended, as `OTEL_EXPORTER_OTLP_ENDPOINT` is read; a URL with a path is
+/// used as it is.
+pub fn otlp_metrics_url(url: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match after_scheme.find('/') {
+        Some(i) if after_scheme[i..] != *"/" => url.to_owned(),
+        _ => aureon_otlp::metrics_url(url),
+    }
+}
+
+/// The pushers of one run, each with what it pushes to.
+pub struct Pushers {
+    config: PushConfig,
+    /// Where the pushers record their own health (the run's registry).
+    registry: Registry,
+    running: Vec<(String, Pusher)>,
+}
+
+impl Pushers {
+    /// No pushers yet; those started will send with `config` and record their health in
+    /// `registry`.
+    pub fn new(config: PushConfig, registry: &Registry) -> Self {
+        Self {
+            config,
+            registry: registry.clone(),
+            running: Vec::new(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// One line per road, said when the run starts (`Remote write to …`).
+    pub fn describe(&self) -> Vec<String> {
+        self.running
+            .iter()
+            .map(|(target, p)| format!("Pushing by {} to {target}", p.report().protocol))
+            .collect()
+    }
+
+    /// Starts remote write of what `reader` publishes to `url`.
+    pub fn remote_write(
+        &mut self,
+        url: &str,
+        histograms: RemoteWriteHistograms,
+        export: &ExportOptions,
+        instance: &str,
+        reader: SnapshotReader,
+    ) -> Result<(), Failure> {
+        let protocol = RemoteWrite::new(url)
+            .and_then(|rw| {
+                rw.export_options(export)
+                    .histograms(histograms)
+                    .external_label("job", DEMO_JOB)?
+                    .external_label("instance", instance)
+            })
+            .map_err(|e| Failure::usage(format!("--remote-write: {e}")))?;
+        let pusher = Pusher::spawn(protocol, reader, self.config.clone(), Some(&self.registry))
+            .map_err(|e| Failure::run(format!("cannot start remote write: {e}")))?;
+        self.running.push((url.to_owned(), pusher));
+        Ok(())
+    }
+
+    /// Starts OTLP/HTTP export of what `reader` publishes to `url` (see [`otlp_metrics_url`]).
+    pub fn otlp(
+        &mut self,
+        url: &str,
+        service: &str,
+        instance: &str,
+        reader: SnapshotReader,
+    ) -> Result<(), Failure> {
+        let url = otlp_metrics_url(url);
+        let otlp_config = OtlpConfig::builder(service)
+            .resource_attribute("service.instance.id", instance)
+            // The demo's exemplars are block heights, as on the OpenMetrics scrape.
+            .exemplar_attribute("height")
+            .build()
+            .map_err(|e| Failure::run(format!("OTLP configuration: {e}")))?;
+        let exporter = OtlpExporter::new(&url, otlp_config, SystemTime::now())
+            .map_err(|e| Failure::usage(format!("--otlp: {e}")))?;
+        let pusher = Pusher::spawn(exporter, reader, self.config.clone(), Some(&self.registry))
+            .map_err(|e| Failure::run(format!("cannot start OTLP export: {e}")))?;
+        self.running.push((url, pusher));
+        Ok(())
+    }
+
+    /// Shuts every pusher down with `last`, the run's final snapshot; returns one report line
+    /// per road, and a failure when one did not deliver everything.
+    pub fn finish(self, last: &Arc<Snapshot>) -> (String, Result<(), Failure>) {
+        let mut text = String::new();
+        let mut incomplete = Vec::new();
+        // In parallel: each waits for its own receiver, up to its own deadline.
+        let reports: Vec<(String, PushReport)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .running
+                .into_iter()
+                .map(|(target, pusher)| {
+                    let last = Arc::clone(last);
+                    scope.spawn(move || (target, pusher.shutdown_with(Some(last))))
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (target, report) in reports {
+            text.push_str(&format!("Pushed to {target}: {report}\n"));
+            if let Some(why) = undelivered(&report) {
+                incomplete.push(format!("{target}: {why}"));
+            }
+        }
+        let result = if incomplete.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::run(format!(
+                "not everything was pushed: {}",
+                incomplete.join("; ")
+            )))
+        };
+        (text, result)
+    }
+}
+
+/// Why a finished pusher's receiver does not hold everything, if it does not.
+fn undelivered(report: &PushReport) -> Option<String> {
+    if report.dropped_total() > 0 {
+        return Some(format!(
+            "{} samples dropped ({})",
+            report.dropped_total(),
+            report
+                .dropped
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if report.requests_sent == 0 {
+        return Some(format!(
+            "nothing was delivered{}",
+            report
+                .last_error
+                .as_ref()
+                .map_or(String::new(), |e| format!(" (last error: {e})"))
+        ));
+    }
+    None
+}
+
+/// Pushes a batch job's final snapshot once to the Pushgateway at `url`, under
+/// `job`/`instance`, replacing the group; returns the report line, or a failure when the
+/// gateway did not take it within `deadline`.
+pub fn push_to_gateway(
+    url: &str,
+    instance: &str,
+    snapshot: Snapshot,
+    deadline: Duration,
+) -> Result<String, Failure> {
+    let gateway = Pushgateway::new(url, STRESS_JOB)
+        .and_then(|g| g.grouping_label("instance", instance))
+        .map_err(|e| Failure::usage(format!("--push-gateway: {e}")))?;
+    let config = PushConfig {
+        shutdown_deadline: deadline,
+        ..PushConfig::default()
+    };
+    let pusher = Pusher::spawn_with_transport(
+        gateway,
+        None::<NoSource>,
+        HttpTransport::new(),
+        config,
+        None,
+    )
+    .map_err(|e| Failure::run(format!("cannot start the Pushgateway push: {e}")))?;
+    let report = pusher.shutdown_with(Some(Arc::new(snapshot)));
+    match undelivered(&report) {
+        None => Ok(format!("Pushed to {url} (job {STRESS_JOB}): {report}\n")),
+        Some(why) => Err(Failure::run(format!(
+            "the push to the Pushgateway {url} failed: {why}"
+        ))),
+    }
+}
+
+/// This host's name for the `instance` label (`HOSTNAME`, else `/etc/hostname`, else
+/// `localhost`).
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otlp_base_endpoints_get_the_metrics_path() {
+        assert_eq!(
+            otlp_metrics_url("http://c:4318"),
+            "http://c:4318/v1/metrics"
+        );
+        assert_eq!(
+            otlp_metrics_url("http://c:4318/"),
+            "http://c:4318/v1/metrics"
+        );
+        assert_eq!(
+            otlp_metrics_url("https://c/otlp/v1/metrics"),
+            "https://c/otlp/v1/metrics"
+        );
+    }
+
+    #[test]
+    fn push_urls_are_checked_while_parsing() {
+        assert_eq!(parse_url(" http://h:9091 "), Ok("http://h:9091".into()));
+        for bad in ["h:9091", "ftp://h", "http://", "://x", ""] {
+            assert!(parse_url(bad).is_err(), "{bad:?}");
+        }
+    }
+}
