@@ -163,3 +163,128 @@ fn an_absent_receiver_fails_the_run_after_the_report_and_names_it() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the push to the Pushgateway"), "{stderr}");
 }
+
+/// The `rotel-agent` binary (an OpenTelemetry collector from PyPI, installed by
+/// `scripts/ensure-rotel.sh`), or `None` when `AUREON_SKIP_ROTEL=1` skips it explicitly.
+fn rotel_binary() -> Option<std::path::PathBuf> {
+    if std::env::var_os("AUREON_SKIP_ROTEL").is_some_and(|v| v == "1") {
+        eprintln!("AUREON_SKIP_ROTEL=1: the demo --otlp test is SKIPPED");
+        return None;
+    }
+    if let Some(bin) = std::env::var_os("ROTEL_AGENT_BIN") {
+        return Some(bin.into());
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/rotel-venv/lib");
+    let found = std::fs::read_dir(venv)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| python.path().join("site-packages/rotel/rotel-agent"))
+        .find(|p| p.is_file());
+    Some(found.unwrap_or_else(|| {
+        panic!(
+            "rotel-agent is not installed, and this test needs a real OTLP receiver: run \
+             scripts/ensure-rotel.sh or set ROTEL_AGENT_BIN (AUREON_SKIP_ROTEL=1 skips it)"
+        )
+    }))
+}
+
+/// The last logged value of each (service, metric, `op` attribute) in rotel's detailed
+/// debug log.
+fn rotel_values(log: &str) -> std::collections::HashMap<(String, String, String), f64> {
+    let (mut service, mut metric, mut op) = (String::new(), String::new(), String::new());
+    let mut values = std::collections::HashMap::new();
+    for line in log.lines() {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("-> service.name: Str(") {
+            service = v.trim_end_matches(')').to_owned();
+        } else if let Some(v) = t.strip_prefix("-> Name:") {
+            metric = v.trim().to_owned();
+        } else if t.starts_with("NumberDataPoints #") {
+            op.clear();
+        } else if let Some(v) = t.strip_prefix("-> op: Str(") {
+            op = v.trim_end_matches(')').to_owned();
+        } else if let Some(v) = t.strip_prefix("Value:")
+            && let Ok(v) = v.trim().parse::<f64>()
+        {
+            values.insert((service.clone(), metric.clone(), op.clone()), v);
+        }
+    }
+    values
+}
+
+#[test]
+fn demo_otlp_ends_with_the_collector_holding_the_final_report() {
+    let Some(bin) = rotel_binary() else { return };
+    let (http, grpc) = (free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!("aureon-rotel-{}-{http}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args: Vec<String> = [
+        "start",
+        "--exporter",
+        "blackhole",
+        "--debug-log",
+        "metrics",
+        "--debug-log-verbosity",
+        "detailed",
+        "--disable-batching",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        "--otlp-http-endpoint".into(),
+        format!("127.0.0.1:{http}"),
+        "--otlp-grpc-endpoint".into(),
+        format!("127.0.0.1:{grpc}"),
+    ])
+    .collect();
+    let _rotel = prom_support::spawn_until_exit(&dir, "rotel.log", &bin, &args);
+    let up = http_support::poll(Duration::from_secs(20), Duration::from_millis(100), || {
+        std::net::TcpStream::connect(("127.0.0.1", http)).ok()
+    });
+    assert!(up.is_some(), "rotel-agent did not listen on {http}");
+    let endpoint = format!("http://127.0.0.1:{http}");
+    let out = run(
+        &[
+            "demo",
+            "--no-tui",
+            "--duration",
+            "2s",
+            "--rate",
+            "100",
+            "--threads",
+            "2",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--otlp",
+            &endpoint,
+        ],
+        Duration::from_secs(60),
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("Pushed to {endpoint}/v1/metrics: otlp:"))
+            && stdout.contains("nothing dropped"),
+        "{stdout}"
+    );
+    let want = ops_in_report(&stdout, "tx_validation") as f64;
+    let got = http_support::poll(Duration::from_secs(20), Duration::from_millis(200), || {
+        let log = std::fs::read_to_string(dir.join("rotel.log")).ok()?;
+        let values = rotel_values(&log);
+        ["aureon_operations", "aureon_operations_total"]
+            .iter()
+            .find_map(|m| {
+                values.get(&("aureon-node".into(), m.to_string(), "tx_validation".into()))
+            })
+            .copied()
+            .filter(|v| *v == want)
+    });
+    let log = std::fs::read_to_string(dir.join("rotel.log")).unwrap_or_default();
+    assert_eq!(
+        got,
+        Some(want),
+        "the collector's last tx_validation count is not the report's {want}:\n{}",
+        &log[log.len().saturating_sub(4000)..]
+    );
+}
