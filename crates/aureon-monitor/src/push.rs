@@ -123,7 +123,7 @@ impl Pushers {
         let mut text = String::new();
         let mut incomplete = Vec::new();
         // In parallel: each waits for its own receiver, up to its own deadline.
-        let reports: Vec<(String, PushReport)> = std::thread::scope(|scope| {
+        let reports: Vec<std::thread::Result<(String, PushReport)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .running
                 .into_iter()
@@ -132,9 +132,14 @@ impl Pushers {
                     scope.spawn(move || (target, pusher.shutdown_with(Some(last))))
                 })
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            handles.into_iter().map(|h| h.join()).collect()
         });
-        for (target, report) in reports {
+        for joined in reports {
+            // A shutdown that panicked delivered who knows what: a failure, not a silence.
+            let Ok((target, report)) = joined else {
+                incomplete.push("a pusher's shutdown panicked".to_owned());
+                continue;
+            };
             text.push_str(&format!("Pushed to {target}: {report}\n"));
             if let Some(why) = undelivered(&report) {
                 incomplete.push(format!("{target}: {why}"));

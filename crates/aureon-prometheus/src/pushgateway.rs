@@ -67,7 +67,6 @@ pub struct Pushgateway {
     delete_on_shutdown: bool,
     options: ExportOptions,
     renderer: Renderer,
-    body: Vec<u8>,
 }
 
 impl Pushgateway {
@@ -89,7 +88,6 @@ impl Pushgateway {
             delete_on_shutdown: false,
             options: ExportOptions::default(),
             renderer: Renderer::default(),
-            body: Vec::new(),
         };
         gateway.group_url = gateway.build_group_url();
         Ok(gateway)
@@ -179,15 +177,12 @@ impl Protocol for Pushgateway {
     }
 
     fn encode(&mut self, snapshot: &Snapshot) -> Result<Vec<PushRequest>, EncodeError> {
-        self.body.clear();
-        self.renderer.render_into(
-            snapshot,
-            Format::PrometheusText,
-            &self.options,
-            &mut self.body,
-        );
-        let samples = sample_lines(&self.body);
-        let mut request = PushRequest::post(&self.group_url, self.body.clone(), samples)
+        // A fresh body per push: it moves into the queue (the renderer keeps its own buffers).
+        let mut body = Vec::new();
+        self.renderer
+            .render_into(snapshot, Format::PrometheusText, &self.options, &mut body);
+        let samples = sample_lines(&body);
+        let mut request = PushRequest::post(&self.group_url, body, samples)
             .header("Content-Type", Format::PrometheusText.content_type());
         request.method = match self.push {
             GroupPush::Replace => Method::Put,

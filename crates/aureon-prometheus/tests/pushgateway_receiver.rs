@@ -17,7 +17,7 @@ mod prom_support;
 use aureon_prometheus::pushgateway::{GroupPush, Pushgateway};
 use aureon_push::{DropReason, HttpTransport, NoSource, PushConfig, PushReport, Pusher};
 use aureon_telemetry::{Registry, Snapshot};
-use prom_support::{Gateway, Prometheus, prometheus_binary};
+use prom_support::{Gateway, Prometheus, latencies, prometheus_binary};
 use std::sync::Arc;
 
 /// The value of the sample line named `name` whose labels include all of `labels`.
@@ -42,27 +42,13 @@ fn push_once(gateway: Pushgateway, snapshot: Snapshot) -> PushReport {
     pusher.shutdown_with(Some(Arc::new(snapshot)))
 }
 
-/// Latencies in µs over four decades, deterministic.
-fn latencies(n: usize) -> Vec<u64> {
-    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-            (100.0 * 10f64.powf(4.0 * u)) as u64
-        })
-        .collect()
-}
-
 #[test]
 fn a_pushed_batch_result_is_stored_under_its_grouping_key_by_a_prometheus_scraping_the_gateway() {
     let gateway = Gateway::start();
     let registry = Registry::new();
     registry.counter("blocks_processed").increment(12_345);
     registry.gauge("stress_threads").set(8.0);
-    let values = latencies(5000);
+    let values = latencies(5000, 0x9e37_79b9_7f4a_7c15);
     let h = registry.histogram("block_latency");
     for &v in &values {
         h.record(v);

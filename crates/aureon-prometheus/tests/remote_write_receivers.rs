@@ -23,27 +23,12 @@ use aureon_prometheus::ExportOptions;
 use aureon_prometheus::remote_write::{RemoteWrite, RemoteWriteHistograms};
 use aureon_push::{PushConfig, Pusher};
 use aureon_telemetry::{Registry, Snapshot, Snapshotter, SnapshotterConfig};
-use prom_support::{Prometheus, WAIT, prometheus_binary};
+use prom_support::{Prometheus, WAIT, latencies, prometheus_binary};
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ChildStdin;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Latencies in µs, log-uniform over four decades (100 µs .. 1 s), deterministic.
-fn latencies(n: usize, seed: u64) -> Vec<u64> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-            (100.0 * 10f64.powf(4.0 * u)) as u64
-        })
-        .collect()
-}
 
 struct Recorded {
     snapshot: Arc<Snapshot>,
@@ -281,19 +266,11 @@ struct Victoria {
 
 impl Victoria {
     fn start() -> Victoria {
-        let bin = std::env::var_os("VICTORIA_METRICS_BIN")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("PATH")
-                    .iter()
-                    .flat_map(std::env::split_paths)
-                    .map(|d| d.join("victoria-metrics"))
-                    .find(|p| p.is_file())
-            })
-            .expect(
-                "VictoriaMetrics is not installed: run scripts/ensure-prometheus.sh (Debian's \
-                 victoria-metrics package) or set VICTORIA_METRICS_BIN",
-            );
+        let bin = prom_support::find_binary(
+            "VICTORIA_METRICS_BIN",
+            "victoria-metrics",
+            "Debian package victoria-metrics",
+        );
         let dir = std::env::temp_dir().join(format!(
             "aureon-vm-{}-{}",
             std::process::id(),

@@ -165,30 +165,48 @@ impl Prometheus {
     }
 }
 
-/// The Prometheus binary: `PROMETHEUS_BIN`, or `prometheus` on PATH; panics with how to
-/// install it.
-pub fn prometheus_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("PROMETHEUS_BIN") {
+/// A real server's binary: `$env_var` when set (it must be a file), else `name` on PATH;
+/// panics saying how to install it (`install`), so a test never passes without the server.
+pub fn find_binary(env_var: &str, name: &str, install: &str) -> PathBuf {
+    if let Some(bin) = std::env::var_os(env_var) {
         let bin = PathBuf::from(bin);
-        assert!(
-            bin.is_file(),
-            "PROMETHEUS_BIN={} is not a file",
-            bin.display()
-        );
+        assert!(bin.is_file(), "{env_var}={} is not a file", bin.display());
         return bin;
     }
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("prometheus"))
+        .map(|dir| dir.join(name))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
             panic!(
-                "prometheus is not installed, and this test needs the real one: run \
-                 scripts/ensure-prometheus.sh (Debian: apt-get install --no-install-recommends \
-                 prometheus), or point PROMETHEUS_BIN at a prometheus 2.42+ binary"
+                "{name} is not installed, and this test needs the real one: run \
+                 scripts/ensure-prometheus.sh ({install}), or point {env_var} at the binary"
             )
         })
+}
+
+/// The Prometheus binary: `PROMETHEUS_BIN`, or `prometheus` on PATH.
+pub fn prometheus_binary() -> PathBuf {
+    find_binary(
+        "PROMETHEUS_BIN",
+        "prometheus",
+        "Debian: apt-get install --no-install-recommends prometheus; 2.42+",
+    )
+}
+
+/// Latencies in µs, log-uniform over four decades (100 µs .. 1 s), deterministic per `seed`.
+pub fn latencies(n: usize, seed: u64) -> Vec<u64> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            (100.0 * 10f64.powf(4.0 * u)) as u64
+        })
+        .collect()
 }
 
 /// Starts `bin args…` in the background with its output in `dir/log_name`; it is killed and
@@ -229,22 +247,11 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn start() -> Self {
-        let bin = std::env::var_os("PUSHGATEWAY_BIN")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("PATH")
-                    .iter()
-                    .flat_map(std::env::split_paths)
-                    .map(|d| d.join("prometheus-pushgateway"))
-                    .find(|p| p.is_file())
-            })
-            .unwrap_or_else(|| {
-                panic!(
-                    "prometheus-pushgateway is not installed, and this test needs the real one: \
-                     run scripts/ensure-prometheus.sh (Debian package prometheus-pushgateway) \
-                     or set PUSHGATEWAY_BIN"
-                )
-            });
+        let bin = find_binary(
+            "PUSHGATEWAY_BIN",
+            "prometheus-pushgateway",
+            "Debian package prometheus-pushgateway",
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
