@@ -20,6 +20,9 @@ pub struct Cli {
 }
 
 /// The commands.
+// Parsed once per process and moved into its command: the size of the largest variant
+// costs nothing, and boxing it would only add a dereference to every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a simulated block-processing node under load with a live dashboard, /metrics and
@@ -97,6 +100,9 @@ pub struct DemoArgs {
     /// which /v1/metrics is appended, or a full metrics URL).
     #[arg(long, value_name = "URL", value_parser = crate::push::parse_url)]
     pub otlp: Option<String>,
+    /// TLS and credentials of the push roads.
+    #[command(flatten)]
+    pub push_http: PushHttpArgs,
 }
 
 /// `stress` arguments.
@@ -115,6 +121,72 @@ pub struct StressArgs {
     /// job "aureon_stress" and this host's instance, replacing the previous run's group.
     #[arg(long, value_name = "URL", value_parser = crate::push::parse_url)]
     pub push_gateway: Option<String>,
+    /// TLS and credentials of the push.
+    #[command(flatten)]
+    pub push_http: PushHttpArgs,
+}
+
+/// TLS and credentials for every push road of a run (`--remote-write`, `--otlp`,
+/// `--push-gateway`), as a Prometheus `remote_write` block's `tls_config`, `basic_auth` and
+/// `authorization` give them. Secrets are read from files (as `password_file` and
+/// `credentials_file` are, surrounding whitespace trimmed), never taken on the command line,
+/// where any user's `ps` would show them.
+#[derive(Debug, Default, Clone, Args)]
+pub struct PushHttpArgs {
+    /// Trust the CA certificates of this PEM file (instead of the system's roots) for https
+    /// push URLs.
+    #[arg(long = "push.tls-ca-file", value_name = "FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Present this client certificate (PEM) to the receiver, for mutual TLS; needs
+    /// --push.tls-key-file.
+    #[arg(
+        long = "push.tls-cert-file",
+        value_name = "FILE",
+        requires = "tls_key_file"
+    )]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of --push.tls-cert-file.
+    #[arg(
+        long = "push.tls-key-file",
+        value_name = "FILE",
+        requires = "tls_cert_file"
+    )]
+    pub tls_key_file: Option<PathBuf>,
+    /// Send HTTP basic auth with this user name and the password in
+    /// --push.basic-auth-password-file.
+    #[arg(
+        long = "push.basic-auth-username",
+        value_name = "USER",
+        requires = "basic_auth_password_file",
+        conflicts_with = "bearer_token_file"
+    )]
+    pub basic_auth_username: Option<String>,
+    /// The file holding the basic-auth password (surrounding whitespace trimmed).
+    #[arg(
+        long = "push.basic-auth-password-file",
+        value_name = "FILE",
+        requires = "basic_auth_username"
+    )]
+    pub basic_auth_password_file: Option<PathBuf>,
+    /// Send `Authorization: Bearer <token>` with the token in this file (surrounding
+    /// whitespace trimmed).
+    #[arg(long = "push.bearer-token-file", value_name = "FILE")]
+    pub bearer_token_file: Option<PathBuf>,
+}
+
+impl PushHttpArgs {
+    /// Whether any of the flags was given.
+    pub fn is_set(&self) -> bool {
+        self.tls_ca_file.is_some()
+            || self.tls_cert_file.is_some()
+            || self.basic_auth_username.is_some()
+            || self.bearer_token_file.is_some()
+    }
+
+    /// Whether a TLS flag was given.
+    pub fn has_tls(&self) -> bool {
+        self.tls_ca_file.is_some() || self.tls_cert_file.is_some()
+    }
 }
 
 /// `report` arguments.
@@ -210,6 +282,20 @@ mod tests {
                 "sparse",
             ],
             &["stress", "--push-gateway", "not a url"],
+            // A certificate without its key, and the other way round.
+            &["demo", "--push.tls-cert-file", "c.pem"],
+            &["stress", "--push.tls-key-file", "k.pem"],
+            // A user without a password file, and basic auth with a bearer token.
+            &["demo", "--push.basic-auth-username", "u"],
+            &[
+                "demo",
+                "--push.basic-auth-username",
+                "u",
+                "--push.basic-auth-password-file",
+                "p",
+                "--push.bearer-token-file",
+                "t",
+            ],
         ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");

@@ -7,6 +7,7 @@
 //! the shutdown deadline fails the run (exit status 1) after the report, naming what was
 //! dropped and why: a script must not mistake a lost push for a good one.
 
+use crate::cli::PushHttpArgs;
 use crate::failure::Failure;
 use aureon_otlp::{OtlpConfig, OtlpExporter};
 use aureon_prometheus::ExportOptions;
@@ -14,6 +15,7 @@ use aureon_prometheus::pushgateway::Pushgateway;
 use aureon_prometheus::remote_write::{RemoteWrite, RemoteWriteHistograms};
 use aureon_push::{HttpTransport, NoSource, PushConfig, PushReport, Pusher};
 use aureon_telemetry::{Registry, Snapshot, SnapshotReader};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -39,20 +41,77 @@ pub fn otlp_metrics_url(url: &str) -> String {
     }
 }
 
+/// Checks the `--push.*` flags against the run's push URLs (every road of the run; the flags
+/// apply to each): flags without a push road, or TLS flags where no URL is `https://`, are
+/// usage errors (exit status 2), since a flag that would silently do nothing must not look
+/// like it did something.
+pub fn check_flags(http: &PushHttpArgs, urls: &[&str]) -> Result<(), Failure> {
+    if urls.is_empty() && http.is_set() {
+        return Err(Failure::usage(
+            "the --push.* flags need a push road (--remote-write, --otlp or --push-gateway)",
+        ));
+    }
+    if http.has_tls() && !urls.iter().any(|u| u.starts_with("https://")) {
+        return Err(Failure::usage(format!(
+            "--push.tls-* flags are given but no push URL is https:// ({})",
+            urls.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The HTTP transport the `--push.*` flags describe. An unreadable, empty or invalid file is
+/// a failure naming the file (exit status 1, as a bad `--web.config.file` is).
+pub fn transport(http: &PushHttpArgs) -> Result<HttpTransport, Failure> {
+    let mut transport = HttpTransport::new();
+    if http.has_tls() {
+        let client = http
+            .tls_cert_file
+            .as_deref()
+            .zip(http.tls_key_file.as_deref());
+        transport = transport
+            .tls_files(http.tls_ca_file.as_deref(), client)
+            .map_err(|e| Failure::run(format!("push TLS: {e}")))?;
+    }
+    if let (Some(user), Some(file)) = (&http.basic_auth_username, &http.basic_auth_password_file) {
+        transport =
+            transport.basic_auth(user, &secret_file(file, "--push.basic-auth-password-file")?);
+    }
+    if let Some(file) = &http.bearer_token_file {
+        transport = transport.bearer_token(&secret_file(file, "--push.bearer-token-file")?);
+    }
+    Ok(transport)
+}
+
+/// A secret read from `path`, surrounding whitespace trimmed (as Prometheus reads its
+/// `password_file` and `credentials_file`); empty is an error, not an empty password.
+fn secret_file(path: &Path, flag: &str) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::run(format!("{flag}: cannot read {}: {e}", path.display())))?;
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(Failure::run(format!("{flag}: {} is empty", path.display())));
+    }
+    Ok(secret.to_owned())
+}
+
 /// The pushers of one run, each with what it pushes to.
 pub struct Pushers {
     config: PushConfig,
+    /// The `--push.*` flags, for each road's transport.
+    http: PushHttpArgs,
     /// Where the pushers record their own health (the run's registry).
     registry: Registry,
     running: Vec<(String, Pusher)>,
 }
 
 impl Pushers {
-    /// No pushers yet; those started will send with `config` and record their health in
-    /// `registry`.
-    pub fn new(config: PushConfig, registry: &Registry) -> Self {
+    /// No pushers yet; those started will send with `config`, over the transport `http`
+    /// describes (see [`transport`]), and record their health in `registry`.
+    pub fn new(config: PushConfig, http: &PushHttpArgs, registry: &Registry) -> Self {
         Self {
             config,
+            http: http.clone(),
             registry: registry.clone(),
             running: Vec::new(),
         }
@@ -88,8 +147,15 @@ impl Pushers {
                     .external_label("instance", instance)
             })
             .map_err(|e| Failure::usage(format!("--remote-write: {e}")))?;
-        let pusher = Pusher::spawn(protocol, reader, self.config.clone(), Some(&self.registry))
-            .map_err(|e| Failure::run(format!("cannot start remote write: {e}")))?;
+        let transport = transport(&self.http)?;
+        let pusher = Pusher::spawn_with_transport(
+            protocol,
+            Some(reader),
+            transport,
+            self.config.clone(),
+            Some(&self.registry),
+        )
+        .map_err(|e| Failure::run(format!("cannot start remote write: {e}")))?;
         self.running.push((url.to_owned(), pusher));
         Ok(())
     }
@@ -111,8 +177,15 @@ impl Pushers {
             .map_err(|e| Failure::run(format!("OTLP configuration: {e}")))?;
         let exporter = OtlpExporter::new(&url, otlp_config, SystemTime::now())
             .map_err(|e| Failure::usage(format!("--otlp: {e}")))?;
-        let pusher = Pusher::spawn(exporter, reader, self.config.clone(), Some(&self.registry))
-            .map_err(|e| Failure::run(format!("cannot start OTLP export: {e}")))?;
+        let transport = transport(&self.http)?;
+        let pusher = Pusher::spawn_with_transport(
+            exporter,
+            Some(reader),
+            transport,
+            self.config.clone(),
+            Some(&self.registry),
+        )
+        .map_err(|e| Failure::run(format!("cannot start OTLP export: {e}")))?;
         self.running.push((url, pusher));
         Ok(())
     }
@@ -159,9 +232,13 @@ impl Pushers {
 
 /// Why a finished pusher's receiver does not hold everything, if it does not.
 fn undelivered(report: &PushReport) -> Option<String> {
+    let last_error = report
+        .last_error
+        .as_ref()
+        .map_or(String::new(), |e| format!(" (last error: {e})"));
     if report.dropped_total() > 0 {
         return Some(format!(
-            "{} samples dropped ({})",
+            "{} samples dropped ({}){last_error}",
             report.dropped_total(),
             report
                 .dropped
@@ -173,22 +250,17 @@ fn undelivered(report: &PushReport) -> Option<String> {
         ));
     }
     if report.requests_sent == 0 {
-        return Some(format!(
-            "nothing was delivered{}",
-            report
-                .last_error
-                .as_ref()
-                .map_or(String::new(), |e| format!(" (last error: {e})"))
-        ));
+        return Some(format!("nothing was delivered{last_error}"));
     }
     None
 }
 
-/// Pushes a batch job's final snapshot once to the Pushgateway at `url`, under
+/// Pushes a batch job's final snapshot once to the Pushgateway at `url` over `transport`, under
 /// `job`/`instance`, replacing the group; returns the report line, or a failure when the
 /// gateway did not take it within `deadline`.
 pub fn push_to_gateway(
     url: &str,
+    transport: HttpTransport,
     instance: &str,
     snapshot: Snapshot,
     deadline: Duration,
@@ -200,14 +272,8 @@ pub fn push_to_gateway(
         shutdown_deadline: deadline,
         ..PushConfig::default()
     };
-    let pusher = Pusher::spawn_with_transport(
-        gateway,
-        None::<NoSource>,
-        HttpTransport::new(),
-        config,
-        None,
-    )
-    .map_err(|e| Failure::run(format!("cannot start the Pushgateway push: {e}")))?;
+    let pusher = Pusher::spawn_with_transport(gateway, None::<NoSource>, transport, config, None)
+        .map_err(|e| Failure::run(format!("cannot start the Pushgateway push: {e}")))?;
     let report = pusher.shutdown_with(Some(Arc::new(snapshot)));
     match undelivered(&report) {
         None => Ok(format!("Pushed to {url} (job {STRESS_JOB}): {report}\n")),

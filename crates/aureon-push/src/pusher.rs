@@ -426,9 +426,21 @@ impl<P: Protocol, T: Transport> Worker<P, T> {
             let left = deadline - now;
             self.send_front(self.config.request_timeout.min(left));
         }
+        let mut undelivered = false;
         for request in self.queue.drain() {
             self.recorder.dropped(DropReason::Shutdown, request.samples);
-            self.error("shutdown deadline passed with requests queued".to_owned());
+            undelivered = true;
+        }
+        if undelivered {
+            // Keep why the requests were still queued (the receiver's last answer or the
+            // transport's error): "deadline passed" alone would hide the cause.
+            let cause = self.last_error.lock().ok().and_then(|e| e.clone());
+            self.error(match cause {
+                Some(cause) => {
+                    format!("shutdown deadline passed with requests queued; last failure: {cause}")
+                }
+                None => "shutdown deadline passed with requests queued".to_owned(),
+            });
         }
         self.recorder.queue(0);
         let request: PushRequest = self.protocol.on_shutdown()?;

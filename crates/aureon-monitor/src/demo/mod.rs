@@ -190,7 +190,13 @@ fn start_pushers(
         interval: settings.interval,
         ..PushConfig::default()
     };
-    let mut pushers = Pushers::new(config, registry);
+    let urls: Vec<&str> = [&args.remote_write, &args.otlp]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    crate::push::check_flags(&args.push_http, &urls)?;
+    let mut pushers = Pushers::new(config, &args.push_http, registry);
     let instance = server.local_addr().to_string();
     if let Some(url) = &args.remote_write {
         pushers.remote_write(

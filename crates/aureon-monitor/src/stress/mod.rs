@@ -79,6 +79,13 @@ pub fn thresholds(result: &StressTestResult) -> [Threshold; 3] {
 
 /// Runs the stress test and prints its result.
 pub fn run(args: StressArgs) -> Result<(), Failure> {
+    // Push flags and credential files are checked before the run, not after it.
+    let urls: Vec<&str> = args.push_gateway.iter().map(String::as_str).collect();
+    crate::push::check_flags(&args.push_http, &urls)?;
+    let transport = match args.push_gateway {
+        Some(_) => Some(crate::push::transport(&args.push_http)?),
+        None => None,
+    };
     let registry = Registry::new();
     let mut config = StressTestConfig::new(args.headers).registry(registry.clone());
     if let Some(threads) = args.threads {
@@ -102,10 +109,11 @@ pub fn run(args: StressArgs) -> Result<(), Failure> {
     };
     print_stdout(&text)?;
     let passed = checks.iter().all(|c| c.passed);
-    if let Some(url) = &args.push_gateway {
+    if let (Some(url), Some(transport)) = (&args.push_gateway, transport) {
         record_result(&registry, &result, passed);
         let line = crate::push::push_to_gateway(
             url,
+            transport,
             &crate::push::host_name(),
             registry.snapshot(),
             Duration::from_secs(10),

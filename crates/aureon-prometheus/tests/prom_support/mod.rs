@@ -247,6 +247,14 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn start() -> Self {
+        Self::start_with(&[], |addr| {
+            http_support::get(addr, "/-/ready", &[]).status == 200
+        })
+    }
+
+    /// [`Gateway::start`] with extra flags (`--web.config.file=…`), ready once `ready`
+    /// answers true for its address (over TLS, with credentials, when those flags ask).
+    pub fn start_with(flags: &[String], ready: impl Fn(SocketAddr) -> bool) -> Self {
         let bin = find_binary(
             "PUSHGATEWAY_BIN",
             "prometheus-pushgateway",
@@ -261,17 +269,18 @@ impl Gateway {
         let dir =
             std::env::temp_dir().join(format!("aureon-pushgateway-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let keepalive = spawn_until_exit(
-            &dir,
-            "pushgateway.log",
-            &bin,
-            &[format!("--web.listen-address={addr}")],
-        );
-        let ready = http_support::poll(WAIT, Duration::from_millis(100), || {
+        let mut args = vec![format!("--web.listen-address={addr}")];
+        args.extend(flags.iter().cloned());
+        let keepalive = spawn_until_exit(&dir, "pushgateway.log", &bin, &args);
+        let up = http_support::poll(WAIT, Duration::from_millis(100), || {
             std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-            (http_support::get(addr, "/-/ready", &[]).status == 200).then_some(())
+            ready(addr).then_some(())
         });
-        assert!(ready.is_some(), "the Pushgateway did not start on {addr}");
+        assert!(
+            up.is_some(),
+            "the Pushgateway did not start on {addr}; log:\n{}",
+            std::fs::read_to_string(dir.join("pushgateway.log")).unwrap_or_default()
+        );
         Self {
             addr,
             _keepalive: keepalive,

@@ -1,0 +1,295 @@
+//! The `--push.*` flags against a real receiver behind TLS and basic auth: Debian's
+//! Pushgateway with an exporter-toolkit `--web.config.file` (the same format as ours), and
+//! `stress --push-gateway https://…`.
+//!
+//! * the CA file and the password file get the result onto the gateway (read back over TLS);
+//! * with mTLS required, the client certificate and key get it there, and without them the
+//!   run fails;
+//! * a wrong password fails the run (exit status 1) naming the 401, an unknown CA fails it
+//!   naming the certificate, an empty password file is refused before the run;
+//! * TLS flags with no https URL, and push flags with no push road, are usage errors
+//!   (exit status 2): a flag that would do nothing must not look like it did something.
+//!
+//! Certificates are made per run (`tls_support`). Without the Pushgateway
+//! (`scripts/ensure-prometheus.sh` installs it) the tests here FAIL saying so.
+
+mod common;
+#[path = "../../aureon-prometheus/tests/http_support/mod.rs"]
+mod http_support;
+#[path = "../../aureon-prometheus/tests/prom_support/mod.rs"]
+mod prom_support;
+#[path = "../../aureon-prometheus/tests/tls_support/mod.rs"]
+mod tls_support;
+
+use common::{Scratch, run, text};
+use prom_support::Gateway;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+use tls_support::Pki;
+
+/// The user of the gateway's web configuration, and the password whose bcrypt hash it holds
+/// (the documented example of `docs/examples/web-config.yml`).
+const USER: &str = "prometheus";
+const PASSWORD: &str = "change-me-example-only";
+const HASH: &str = "$2b$12$2oTbTNNbeQBpdHanALccKOzza7IGNBoG6BQHVzOdDuDRW9AFT7u32";
+
+/// A Pushgateway serving TLS with the test PKI's server certificate and basic auth, and
+/// requiring a client certificate of the client CA when `mtls`.
+fn secured_gateway(pki: &Pki, mtls: bool) -> Gateway {
+    let mut yaml = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+        pki.server_cert.display(),
+        pki.server_key.display()
+    );
+    if mtls {
+        yaml.push_str(&format!(
+            "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+            pki.client_ca.display()
+        ));
+    }
+    yaml.push_str(&format!("basic_auth_users:\n  {USER}: {HASH}\n"));
+    let web = pki.dir.join(if mtls { "mtls-web.yml" } else { "web.yml" });
+    std::fs::write(&web, yaml).unwrap();
+    let client = client_of(pki, mtls);
+    Gateway::start_with(
+        &[format!("--web.config.file={}", web.display())],
+        move |addr| {
+            tls_support::https_get(addr, &client, "/-/ready", &[&auth()])
+                .is_ok_and(|r| r.status == 200)
+        },
+    )
+}
+
+fn client_of(pki: &Pki, mtls: bool) -> std::sync::Arc<rustls::ClientConfig> {
+    let client = mtls.then_some((pki.client_cert.as_path(), pki.client_key.as_path()));
+    // HTTP/1.1 only: the reader here speaks nothing else, and Go's server picks h2 when
+    // offered (tls_support offers both, for our own server's ALPN test).
+    let mut config = (*tls_support::client_config(&pki.ca, client)).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    std::sync::Arc::new(config)
+}
+
+fn auth() -> String {
+    tls_support::basic(USER, PASSWORD)
+}
+
+/// `stress --push-gateway <url>` with `flags`.
+fn stress(url: &str, flags: &[&str]) -> Output {
+    let mut args = vec![
+        "stress",
+        "--headers",
+        "500",
+        "--threads",
+        "2",
+        "--json",
+        "--push-gateway",
+        url,
+    ];
+    args.extend_from_slice(flags);
+    run(&args, Duration::from_secs(120))
+}
+
+/// Asserts the run pushed (exit 0, or 3 when the seed's thresholds were missed on this
+/// machine: the push happens either way) and the gateway, read over TLS with credentials,
+/// holds the result under job `aureon_stress`.
+fn assert_pushed(out: &Output, gateway: &Gateway, pki: &Pki, mtls: bool) {
+    let (stdout, stderr) = text(out);
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stderr.contains("(job aureon_stress)"), "{stderr}");
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("JSON result");
+    let metrics =
+        tls_support::https_get(gateway.addr, &client_of(pki, mtls), "/metrics", &[&auth()])
+            .expect("the gateway answers over TLS");
+    assert_eq!(metrics.status, 200);
+    let body = metrics.text();
+    let ratio = body
+        .lines()
+        .find(|l| {
+            l.starts_with("aureon_stress_success_ratio{") && l.contains("job=\"aureon_stress\"")
+        })
+        .unwrap_or_else(|| panic!("no result on the gateway:\n{body}"))
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!((ratio - result["success_rate"].as_f64().unwrap()).abs() < 1e-9);
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn tls_and_basic_auth_flags_reach_a_secured_pushgateway() {
+    let pki = tls_support::make_pki("push-tls");
+    let scratch = Scratch::new("push-tls");
+    let password = scratch.path("password");
+    // A trailing newline, as `echo` writes it: trimmed, as Prometheus trims its files.
+    std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let wrong = scratch.path("wrong");
+    std::fs::write(&wrong, "not-the-password").unwrap();
+    let gateway = secured_gateway(&pki, false);
+    let url = format!("https://{}", gateway.addr);
+
+    let good = stress(
+        &url,
+        &[
+            "--push.tls-ca-file",
+            path(&pki.ca),
+            "--push.basic-auth-username",
+            USER,
+            "--push.basic-auth-password-file",
+            path(&password),
+        ],
+    );
+    assert_pushed(&good, &gateway, &pki, false);
+
+    let refused = stress(
+        &url,
+        &[
+            "--push.tls-ca-file",
+            path(&pki.ca),
+            "--push.basic-auth-username",
+            USER,
+            "--push.basic-auth-password-file",
+            path(&wrong),
+        ],
+    );
+    let (stdout, stderr) = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+
+    // The system roots do not know the test CA.
+    let untrusted = stress(
+        &url,
+        &[
+            "--push.basic-auth-username",
+            USER,
+            "--push.basic-auth-password-file",
+            path(&password),
+        ],
+    );
+    let (stdout, stderr) = text(&untrusted);
+    assert_eq!(untrusted.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+}
+
+#[test]
+fn mtls_flags_present_the_client_certificate() {
+    let pki = tls_support::make_pki("push-mtls");
+    let scratch = Scratch::new("push-mtls");
+    let password = scratch.path("password");
+    std::fs::write(&password, PASSWORD).unwrap();
+    let gateway = secured_gateway(&pki, true);
+    let url = format!("https://{}", gateway.addr);
+    let common = [
+        "--push.tls-ca-file",
+        path(&pki.ca),
+        "--push.basic-auth-username",
+        USER,
+        "--push.basic-auth-password-file",
+        path(&password),
+    ];
+
+    let with_cert = stress(
+        &url,
+        &[
+            &common[..],
+            &[
+                "--push.tls-cert-file",
+                path(&pki.client_cert),
+                "--push.tls-key-file",
+                path(&pki.client_key),
+            ],
+        ]
+        .concat(),
+    );
+    assert_pushed(&with_cert, &gateway, &pki, true);
+
+    let without = stress(&url, &common);
+    let (stdout, stderr) = text(&without);
+    assert_eq!(without.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Pushgateway"), "{stderr}");
+}
+
+#[test]
+fn push_flags_that_would_do_nothing_are_refused_before_the_run() {
+    let scratch = Scratch::new("push-flags");
+    let empty = scratch.path("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let ca = scratch.path("ca.pem");
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["stress", "--push.bearer-token-file", path(&empty)],
+            2,
+            "need a push road",
+        ),
+        (
+            &[
+                "stress",
+                "--push-gateway",
+                "http://127.0.0.1:9",
+                "--push.tls-ca-file",
+                path(&ca),
+            ],
+            2,
+            "no push URL is https://",
+        ),
+        (
+            &[
+                "stress",
+                "--push-gateway",
+                "http://127.0.0.1:9",
+                "--push.bearer-token-file",
+                path(&empty),
+            ],
+            1,
+            "is empty",
+        ),
+        (
+            &[
+                "stress",
+                "--push-gateway",
+                "https://127.0.0.1:9",
+                "--push.tls-ca-file",
+                path(&ca),
+            ],
+            1,
+            "no PEM certificate",
+        ),
+        (
+            &[
+                "demo",
+                "--no-tui",
+                "--duration",
+                "2s",
+                "--listen",
+                "127.0.0.1:0",
+                "--push.basic-auth-username",
+                "u",
+                "--push.basic-auth-password-file",
+                path(&empty),
+            ],
+            2,
+            "need a push road",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let out = run(args, Duration::from_secs(30));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}\n{stdout}\n{stderr}"
+        );
+        assert!(stderr.contains(needle), "{args:?}: {needle:?} in {stderr}");
+        // Refused before the run: no stress result was printed.
+        assert!(!stdout.contains("success_rate"), "{args:?}: {stdout}");
+    }
+}
