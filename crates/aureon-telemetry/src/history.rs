@@ -12,10 +12,22 @@ use std::time::Duration;
 /// The retained snapshots, oldest first; never empty.
 #[derive(Debug, Clone)]
 pub struct History {
-    /// Each snapshot with its [`Snapshot::heap_bytes`], measured once when it was pushed.
-    snapshots: VecDeque<(Arc<Snapshot>, usize)>,
-    /// The sum of those sizes.
+    snapshots: VecDeque<Retained>,
+    /// What the retained snapshots hold, each allocation once: the oldest's
+    /// [`Snapshot::heap_bytes`] plus, for each later one, what it does not share with the
+    /// one before it.
     heap_bytes: usize,
+}
+
+/// One retained snapshot and its sizes, measured once when it was pushed.
+#[derive(Debug, Clone)]
+struct Retained {
+    snapshot: Arc<Snapshot>,
+    /// Its [`Snapshot::heap_bytes`].
+    full: usize,
+    /// The part of `full` it does not share with the snapshot retained before it (all of it
+    /// for the first).
+    own: usize,
 }
 
 impl History {
@@ -23,7 +35,11 @@ impl History {
     pub fn new(first: Arc<Snapshot>) -> Self {
         let bytes = first.heap_bytes();
         Self {
-            snapshots: VecDeque::from([(first, bytes)]),
+            snapshots: VecDeque::from([Retained {
+                snapshot: first,
+                full: bytes,
+                own: bytes,
+            }]),
             heap_bytes: bytes,
         }
     }
@@ -35,10 +51,10 @@ impl History {
 
     /// This history plus `latest`, keeping at most `retention` snapshots (at least 1), and
     /// dropping the oldest while the retained snapshots hold more than `max_bytes` of heap
-    /// ([`Snapshot::heap_bytes`]) and more than two remain: the two newest are always kept
-    /// (the newest alone when `retention` is 1), so the last interval stays visible however
-    /// large one snapshot is. Windows then reach back less far than `retention` intervals;
-    /// [`History::span`] says how far.
+    /// (as [`History::heap_bytes`] counts it) and more than two remain: the two newest are
+    /// always kept (the newest alone when `retention` is 1), so the last interval stays
+    /// visible however large one snapshot is. Windows then reach back less far than
+    /// `retention` intervals; [`History::span`] says how far.
     pub fn with_pushed_within(
         &self,
         latest: Arc<Snapshot>,
@@ -47,13 +63,23 @@ impl History {
     ) -> Self {
         let mut snapshots = self.snapshots.clone();
         let mut heap_bytes = self.heap_bytes;
-        let bytes = latest.heap_bytes();
-        snapshots.push_back((latest, bytes));
-        heap_bytes += bytes;
+        let full = latest.heap_bytes();
+        let own = full.saturating_sub(latest.bytes_shared_with(self.latest()));
+        snapshots.push_back(Retained {
+            snapshot: latest,
+            full,
+            own,
+        });
+        heap_bytes += own;
         while snapshots.len() > retention.max(1) || (heap_bytes > max_bytes && snapshots.len() > 2)
         {
-            let (_, dropped) = snapshots.pop_front().expect("more than one snapshot");
-            heap_bytes -= dropped;
+            let dropped = snapshots.pop_front().expect("more than one snapshot");
+            // The new oldest now holds alone what it shared with the one dropped.
+            let next = snapshots.front().expect("at least one snapshot remains");
+            heap_bytes = heap_bytes - dropped.full + (next.full - next.own);
+        }
+        if let Some(first) = snapshots.front_mut() {
+            first.own = first.full;
         }
         Self {
             snapshots,
@@ -61,8 +87,10 @@ impl History {
         }
     }
 
-    /// Heap bytes the retained snapshots hold, as [`Snapshot::heap_bytes`] estimates them.
-    /// Snapshots shared with an older history or with readers count once per history.
+    /// Heap bytes the retained snapshots hold, each allocation counted once: counts that
+    /// consecutive snapshots share (an idle histogram's, see
+    /// [`Snapshot::share_unchanged_with`]) count for the first of them only. Snapshots shared
+    /// with an older history or with readers count once per history.
     pub fn heap_bytes(&self) -> usize {
         self.heap_bytes
     }
@@ -76,12 +104,20 @@ impl History {
 
     /// The newest snapshot.
     pub fn latest(&self) -> &Arc<Snapshot> {
-        &self.snapshots.back().expect("a history is never empty").0
+        &self
+            .snapshots
+            .back()
+            .expect("a history is never empty")
+            .snapshot
     }
 
     /// The oldest retained snapshot.
     pub fn oldest(&self) -> &Arc<Snapshot> {
-        &self.snapshots.front().expect("a history is never empty").0
+        &self
+            .snapshots
+            .front()
+            .expect("a history is never empty")
+            .snapshot
     }
 
     /// Number of retained snapshots.
@@ -96,7 +132,7 @@ impl History {
 
     /// The retained snapshots, oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Snapshot>> + ExactSizeIterator + '_ {
-        self.snapshots.iter().map(|(s, _)| s)
+        self.snapshots.iter().map(|r| &r.snapshot)
     }
 
     /// The window ending at the latest snapshot and starting at the newest retained snapshot
@@ -120,8 +156,8 @@ impl History {
     pub fn last_interval(&self) -> Option<Window> {
         let n = self.snapshots.len();
         (n >= 2).then(|| Window {
-            from: Arc::clone(&self.snapshots[n - 2].0),
-            to: Arc::clone(&self.snapshots[n - 1].0),
+            from: Arc::clone(&self.snapshots[n - 2].snapshot),
+            to: Arc::clone(&self.snapshots[n - 1].snapshot),
         })
     }
 
@@ -236,6 +272,42 @@ mod tests {
         let tiny = history.with_pushed_within(Arc::clone(&snaps[5].0), 100, 1);
         assert_eq!(tiny.len(), 2);
         assert!(tiny.last_interval().is_some());
+    }
+
+    #[test]
+    fn shared_counts_count_once_and_pass_to_the_new_oldest() {
+        let registry = Registry::new();
+        let h = registry.histogram("latency_us");
+        for v in (100..20_000).step_by(7) {
+            h.record(v);
+        }
+        let first = Arc::new(registry.snapshot());
+        let full = first.heap_bytes();
+        let mut history = History::new(Arc::clone(&first));
+        let mut previous = first;
+        for _ in 0..4 {
+            let mut next = registry.snapshot();
+            assert_eq!(next.share_unchanged_with(&previous), 1);
+            let next = Arc::new(next);
+            assert_eq!(
+                next.heap_bytes(),
+                full,
+                "sharing does not change a snapshot"
+            );
+            history = history.with_pushed(Arc::clone(&next), 3);
+            previous = next;
+        }
+        // Three retained, one copy of the counts: the oldest's full size plus what the
+        // other two hold alone (their map entries, not the counts).
+        let counts = previous.bytes_shared_with(history.oldest());
+        assert!(counts > full / 2, "the counts are most of a snapshot");
+        assert_eq!(history.heap_bytes(), full + 2 * (full - counts));
+        // A recorded value ends the sharing.
+        h.record(150);
+        let mut changed = registry.snapshot();
+        assert_eq!(changed.share_unchanged_with(&previous), 0);
+        let history = history.with_pushed(Arc::new(changed), 3);
+        assert_eq!(history.heap_bytes(), full + (full - counts) + full);
     }
 
     #[test]

@@ -21,8 +21,11 @@ use std::time::{Instant, SystemTime};
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramSnapshot {
     layout: Layout,
-    /// The counts of every occupied page of bins.
-    bins: PagedCounts,
+    /// The counts of every occupied page of bins; shared with the same series' counts in
+    /// the previous snapshot when nothing was recorded in between
+    /// ([`Snapshot::share_unchanged_with`]), so an idle histogram costs a retained history
+    /// (almost) nothing per snapshot.
+    bins: Arc<PagedCounts>,
     count: u64,
     min: u64,
     max: u64,
@@ -69,7 +72,7 @@ impl HistogramSnapshot {
         let (min, max) = if count == 0 { (0, 0) } else { (min, max) };
         Self {
             layout,
-            bins,
+            bins: Arc::new(bins),
             count,
             min,
             max,
@@ -239,8 +242,34 @@ impl HistogramSnapshot {
 
     /// Bytes this snapshot holds on the heap (its occupied pages of counts and its
     /// exemplars): what keeping it costs.
+    ///
+    /// Counts shared with another snapshot (see [`Snapshot::share_unchanged_with`]) are
+    /// included here; [`crate::History::heap_bytes`] counts them once.
     pub fn heap_bytes(&self) -> usize {
-        self.bins.heap_bytes() + self.exemplars.capacity() * size_of::<Exemplar>()
+        self.bins_heap_bytes() + self.exemplars.capacity() * size_of::<Exemplar>()
+    }
+
+    /// The bytes of the counts alone (the part snapshots may share).
+    fn bins_heap_bytes(&self) -> usize {
+        // The `Arc`'s allocation (two reference counts and the vectors) and the pages.
+        2 * size_of::<usize>() + size_of::<PagedCounts>() + self.bins.heap_bytes()
+    }
+
+    /// Whether `self` and `other` share their counts (one allocation).
+    fn shares_bins_with(&self, other: &HistogramSnapshot) -> bool {
+        Arc::ptr_eq(&self.bins, &other.bins)
+    }
+
+    /// Takes `earlier`'s counts when they equal this snapshot's (same configuration, same
+    /// bins), so the two share one allocation.
+    fn share_bins_if_equal(&mut self, earlier: &HistogramSnapshot) -> bool {
+        let equal = self.layout == earlier.layout
+            && self.count == earlier.count
+            && (self.shares_bins_with(earlier) || *self.bins == *earlier.bins);
+        if equal {
+            self.bins = Arc::clone(&earlier.bins);
+        }
+        equal
     }
 
     /// The same data as a dense `hdrhistogram::Histogram` with the same bounds, for its
@@ -269,7 +298,12 @@ impl HistogramSnapshot {
     /// delta's `[min, max]` always holds every value recorded in between. Exemplars are
     /// `self`'s.
     pub fn delta_since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
-        let bins = self.bins.combine(&earlier.bins, u64::saturating_sub);
+        let bins = if self.shares_bins_with(earlier) {
+            // Nothing recorded in between (the snapshotter shared the counts).
+            PagedCounts::default()
+        } else {
+            self.bins.combine(&earlier.bins, u64::saturating_sub)
+        };
         let clamped = self.clamped.saturating_sub(earlier.clamped);
         let (min, max) = match (bins.iter().next(), bins.iter().next_back()) {
             (Some((lo, _)), Some((hi, _))) => (
@@ -374,6 +408,42 @@ impl Snapshot {
             })
             .sum::<usize>()
             + self.descriptions.len() * (2 * size_of::<Arc<str>>() + size_of::<usize>())
+    }
+
+    /// Makes every histogram whose counts are unchanged since `earlier` (an older snapshot of
+    /// the same registry: same series, same creation time, equal bins) share `earlier`'s
+    /// counts instead of holding a copy; returns how many do. The values are untouched (the
+    /// counts are equal), only their memory is shared: the [`crate::Snapshotter`] does this
+    /// for each snapshot it keeps, so idle histograms cost a history (almost) nothing per
+    /// retained snapshot.
+    pub fn share_unchanged_with(&mut self, earlier: &Snapshot) -> usize {
+        let mut shared = 0;
+        for (key, (value, created)) in &mut self.metrics {
+            if let (MetricValue::Histogram(h), Some((MetricValue::Histogram(before), then))) =
+                (value, earlier.metrics.get(key))
+                && created == then
+                && h.share_bins_if_equal(before)
+            {
+                shared += 1;
+            }
+        }
+        shared
+    }
+
+    /// The heap bytes of this snapshot's counts that are shared with `other`'s (the same
+    /// allocation): what keeping both costs less than keeping each alone.
+    pub(crate) fn bytes_shared_with(&self, other: &Snapshot) -> usize {
+        self.metrics
+            .iter()
+            .filter_map(|(key, (value, _))| match (value, other.metrics.get(key)) {
+                (MetricValue::Histogram(h), Some((MetricValue::Histogram(o), _)))
+                    if h.shares_bins_with(o) =>
+                {
+                    Some(h.bins_heap_bytes())
+                }
+                _ => None,
+            })
+            .sum()
     }
 
     /// Increases by one with every snapshot of the same registry.

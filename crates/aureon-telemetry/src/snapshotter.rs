@@ -31,7 +31,9 @@ pub struct SnapshotterConfig {
     /// far). A snapshot holds about 1 KiB
     /// per occupied page of 256 bins of each histogram (a histogram whose values span five
     /// octaves at 3 significant figures occupies about 20), so a registry of many wide
-    /// histograms would otherwise hold `retention` times that.
+    /// histograms would otherwise hold `retention` times that. A histogram nothing was
+    /// recorded into since the previous snapshot shares that snapshot's pages and counts
+    /// once ([`History::heap_bytes`]).
     pub max_history_bytes: usize,
 }
 
@@ -82,8 +84,13 @@ impl Shared {
     /// (the background thread and [`Snapshotter::tick`] callers); writers never take it.
     pub(crate) fn tick(&self) -> Arc<Snapshot> {
         let _serial = lock(&self.tick_lock);
-        let snapshot = Arc::new(self.registry.take_snapshot(true));
-        let history = self.published.load().with_pushed_within(
+        let previous = self.published.load();
+        let mut snapshot = self.registry.take_snapshot(true);
+        // Idle histograms keep the previous snapshot's counts: one allocation for the whole
+        // run of snapshots in which nothing was recorded into them.
+        snapshot.share_unchanged_with(previous.latest());
+        let snapshot = Arc::new(snapshot);
+        let history = previous.with_pushed_within(
             Arc::clone(&snapshot),
             self.retention,
             self.max_history_bytes,

@@ -98,7 +98,15 @@ fn snapshot_sizes_are_real_and_the_history_stays_within_its_budget() {
         },
     )
     .unwrap();
+    // One more value in every histogram before each tick: no snapshot shares counts with
+    // the one before (tests/history_sharing.rs covers the idle case).
+    let histograms: Vec<_> = (0..200u64)
+        .map(|i| registry.histogram_with("op_latency_us", &[("op", &format!("op{i}"))]))
+        .collect();
     for _ in 0..10 {
+        for h in &histograms {
+            h.record(150);
+        }
         snapshotter.tick();
     }
     let history = snapshotter.history();
