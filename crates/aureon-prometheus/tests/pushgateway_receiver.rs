@@ -5,6 +5,8 @@
 //!   base64 form and arrives as given), every value equal to what was recorded;
 //! * Prometheus stores those values under the pushed `job`/`instance`, not its own;
 //! * `PUT` replaces the group, `POST` only the families pushed, `DELETE` on shutdown removes it;
+//! * pushing every interval from a snapshotter, the gateway's value rises with the running
+//!   registry, never falls, and ends at exactly what was recorded (the final snapshot);
 //! * a push the gateway refuses (400: a metric inconsistent with another group's) is dropped
 //!   and counted as `rejected` at once, never retried.
 //!
@@ -186,5 +188,89 @@ fn a_push_the_gateway_refuses_is_counted_as_rejected_and_not_retried() {
     assert_eq!(
         sample(&text, "shared_name_total", &["job=\"second\""]),
         None
+    );
+}
+
+#[test]
+fn interval_pushes_follow_a_running_registry_and_the_last_one_is_exact() {
+    use aureon_telemetry::{Snapshotter, SnapshotterConfig};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    let gateway = Gateway::start();
+    let registry = Registry::new();
+    let blocks = registry.counter("blocks_processed");
+    let snapshotter = Snapshotter::spawn(
+        &registry,
+        SnapshotterConfig {
+            interval: Duration::from_millis(50),
+            ..SnapshotterConfig::default()
+        },
+    )
+    .unwrap();
+    let protocol = Pushgateway::new(&gateway.url(), "aureon_node")
+        .unwrap()
+        .grouping_label("instance", "node-1")
+        .unwrap();
+    let pusher = Pusher::spawn(
+        protocol,
+        snapshotter.reader(),
+        PushConfig {
+            interval: Duration::from_millis(100),
+            ..PushConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+
+    // A recorder that counts what it recorded, independently of the registry.
+    let stop = AtomicBool::new(false);
+    let recorded = AtomicU64::new(0);
+    let key = ["job=\"aureon_node\"", "instance=\"node-1\""];
+    let seen: Vec<f64> = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                blocks.increment(1);
+                recorded.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        // While it runs, the gateway's value must rise several times (interval pushes,
+        // not only the final one) and never fall.
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && seen.iter().filter(|&&v: &&f64| v > 0.0).count() < 5 {
+            if let Some(v) = sample(&gateway.metrics(), "blocks_processed_total", &key)
+                && seen.last() != Some(&v)
+            {
+                seen.push(v);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+        seen
+    });
+    assert!(
+        seen.len() >= 5,
+        "the gateway's value did not follow the run: {seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "went backwards: {seen:?}"
+    );
+    let total = recorded.load(Ordering::Relaxed);
+    assert!(
+        seen.last().copied().unwrap() <= total as f64,
+        "{seen:?} > {total}"
+    );
+
+    // The final snapshot, taken after the last record, is what the gateway ends with.
+    let report = pusher.shutdown_with(Some(snapshotter.tick()));
+    snapshotter.shutdown();
+    assert_eq!(report.dropped_total(), 0, "{report}");
+    assert!(report.requests_sent >= 5, "{report}");
+    assert_eq!(
+        sample(&gateway.metrics(), "blocks_processed_total", &key),
+        Some(total as f64)
     );
 }
