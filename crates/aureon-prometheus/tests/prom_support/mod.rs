@@ -30,6 +30,21 @@ impl Prometheus {
 
     /// [`Prometheus::start`] with extra command-line flags, on `port` when given.
     pub fn start_with(bin: &Path, jobs: &str, flags: &[&str], port: Option<u16>) -> Self {
+        Self::start_ready(bin, jobs, flags, port, |addr| {
+            http_support::get(addr, "/-/ready", &[]).status == 200
+        })
+    }
+
+    /// [`Prometheus::start_with`], ready once its port accepts connections and `ready(addr)`
+    /// holds: for a Prometheus behind a `--web.config.file`, whose readiness only a TLS
+    /// client with credentials can see.
+    pub fn start_ready(
+        bin: &Path,
+        jobs: &str,
+        flags: &[&str],
+        port: Option<u16>,
+        ready: impl Fn(SocketAddr) -> bool,
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "aureon-prom-expiry-{}-{}",
             std::process::id(),
@@ -64,13 +79,12 @@ impl Prometheus {
             log,
             _keepalive: keepalive,
         };
-        let ready = http_support::poll(WAIT, Duration::from_millis(200), || {
+        let up = http_support::poll(WAIT, Duration::from_millis(200), || {
             std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-            let resp = http_support::get(addr, "/-/ready", &[]);
-            (resp.status == 200).then_some(())
+            ready(addr).then_some(())
         });
         assert!(
-            ready.is_some(),
+            up.is_some(),
             "Prometheus did not become ready on {addr}; log:\n{}",
             prom.log_tail()
         );
