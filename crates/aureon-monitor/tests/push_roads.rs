@@ -16,9 +16,12 @@ mod common;
 mod http_support;
 #[path = "../../aureon-prometheus/tests/prom_support/mod.rs"]
 mod prom_support;
+#[path = "../../aureon-otlp/tests/rotel_support/mod.rs"]
+mod rotel_support;
 
 use common::{free_port, number_after, run, text};
 use prom_support::{Gateway, Prometheus, prometheus_binary};
+use rotel_support::{Rotel, rotel_binary};
 use std::time::Duration;
 
 /// `<op>: N ops` from the final report.
@@ -164,31 +167,6 @@ fn an_absent_receiver_fails_the_run_after_the_report_and_names_it() {
     assert!(stderr.contains("the push to the Pushgateway"), "{stderr}");
 }
 
-/// The `rotel-agent` binary (an OpenTelemetry collector from PyPI, installed by
-/// `scripts/ensure-rotel.sh`), or `None` when `AUREON_SKIP_ROTEL=1` skips it explicitly.
-fn rotel_binary() -> Option<std::path::PathBuf> {
-    if std::env::var_os("AUREON_SKIP_ROTEL").is_some_and(|v| v == "1") {
-        eprintln!("AUREON_SKIP_ROTEL=1: the demo --otlp test is SKIPPED");
-        return None;
-    }
-    if let Some(bin) = std::env::var_os("ROTEL_AGENT_BIN") {
-        return Some(bin.into());
-    }
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/rotel-venv/lib");
-    let found = std::fs::read_dir(venv)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|python| python.path().join("site-packages/rotel/rotel-agent"))
-        .find(|p| p.is_file());
-    Some(found.unwrap_or_else(|| {
-        panic!(
-            "rotel-agent is not installed, and this test needs a real OTLP receiver: run \
-             scripts/ensure-rotel.sh or set ROTEL_AGENT_BIN (AUREON_SKIP_ROTEL=1 skips it)"
-        )
-    }))
-}
-
 /// The last logged value of each (service, metric, `op` attribute) in rotel's detailed
 /// debug log.
 fn rotel_values(log: &str) -> std::collections::HashMap<(String, String, String), f64> {
@@ -216,34 +194,8 @@ fn rotel_values(log: &str) -> std::collections::HashMap<(String, String, String)
 #[test]
 fn demo_otlp_ends_with_the_collector_holding_the_final_report() {
     let Some(bin) = rotel_binary() else { return };
-    let (http, grpc) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("aureon-rotel-{}-{http}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let args: Vec<String> = [
-        "start",
-        "--exporter",
-        "blackhole",
-        "--debug-log",
-        "metrics",
-        "--debug-log-verbosity",
-        "detailed",
-        "--disable-batching",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([
-        "--otlp-http-endpoint".into(),
-        format!("127.0.0.1:{http}"),
-        "--otlp-grpc-endpoint".into(),
-        format!("127.0.0.1:{grpc}"),
-    ])
-    .collect();
-    let _rotel = prom_support::spawn_until_exit(&dir, "rotel.log", &bin, &args);
-    let up = http_support::poll(Duration::from_secs(20), Duration::from_millis(100), || {
-        std::net::TcpStream::connect(("127.0.0.1", http)).ok()
-    });
-    assert!(up.is_some(), "rotel-agent did not listen on {http}");
-    let endpoint = format!("http://127.0.0.1:{http}");
+    let rotel = Rotel::start(&bin);
+    let endpoint = format!("http://{}", rotel.addr);
     let out = run(
         &[
             "demo",
@@ -270,8 +222,7 @@ fn demo_otlp_ends_with_the_collector_holding_the_final_report() {
     );
     let want = ops_in_report(&stdout, "tx_validation") as f64;
     let got = http_support::poll(Duration::from_secs(20), Duration::from_millis(200), || {
-        let log = std::fs::read_to_string(dir.join("rotel.log")).ok()?;
-        let values = rotel_values(&log);
+        let values = rotel_values(&rotel.log());
         ["aureon_operations", "aureon_operations_total"]
             .iter()
             .find_map(|m| {
@@ -280,7 +231,7 @@ fn demo_otlp_ends_with_the_collector_holding_the_final_report() {
             .copied()
             .filter(|v| *v == want)
     });
-    let log = std::fs::read_to_string(dir.join("rotel.log")).unwrap_or_default();
+    let log = rotel.log();
     assert_eq!(
         got,
         Some(want),
