@@ -13,22 +13,50 @@ use aureon_prometheus::http::{HealthReport, MetricsServer, ServerConfig};
 use aureon_telemetry::{Registry, Snapshotter, SnapshotterConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-/// `wrk` flooding `url` until dropped.
+/// `wrk` flooding `url` until stopped (killed if dropped instead).
 struct Flood(Child);
 
 impl Flood {
+    /// Starts `wrk` and checks that it is still running a moment later (a bad URL or a
+    /// missing library would end it at once, and the "flood" contender would measure an
+    /// idle endpoint); `None` without `wrk`.
     fn start(url: &str) -> Option<Self> {
-        Command::new("wrk")
+        let child = Command::new("wrk")
             .args(["-t1", "-c16", "-d3600s", url])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .ok()
-            .map(Flood)
+            .ok()?;
+        let mut flood = Flood(child);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            flood.0.try_wait().expect("wrk's status").is_none(),
+            "wrk exited at once: no flood to measure against"
+        );
+        Some(flood)
+    }
+
+    /// Stops `wrk` with SIGINT, on which it prints its summary, and returns the lines
+    /// that say how hard it flooded (requests done, requests per second, errors).
+    fn finish(mut self) -> String {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let mut out = String::new();
+        if let Some(mut stdout) = self.0.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        out.lines()
+            .filter(|l| {
+                l.contains("requests in") || l.contains("Requests/sec") || l.contains("errors")
+            })
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -84,7 +112,7 @@ fn scrape_flood(c: &mut Criterion) {
                     for_each_value(values, iters, |v| h.record(v));
                 },
             );
-            drop(flood);
+            eprintln!("scrape_flood: wrk: {}", flood.finish());
         }
         None => eprintln!(
             "scrape_flood: wrk is not installed (Debian: apt-get install wrk); flood contender skipped"
