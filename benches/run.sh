@@ -24,11 +24,13 @@ if [[ "${1:-}" != "--summary-only" ]]; then
   # benches, or BENCHES naming flood). Without root, sudo or apt-get the flood contender is
   # skipped with a message, and the other benches run.
   if ! command -v wrk >/dev/null && [[ -z "${BENCHES:-}" || " ${BENCHES} " == *" flood "* ]]; then
-    SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    # sudo -n: never stop a bench run to ask for a password (it fails at once instead);
+    # env after sudo, whose env_reset would drop DEBIAN_FRONTEND.
+    SUDO=(); [ "$(id -u)" -eq 0 ] || SUDO=(sudo -n)
     if command -v apt-get >/dev/null && { [ ${#SUDO[@]} -eq 0 ] || command -v sudo >/dev/null; }; then
       echo "run.sh: installing wrk (Debian) for the scrape-flood bench" >&2
       "${SUDO[@]}" apt-get update -qq || true
-      DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends wrk >/dev/null ||
+      "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null ||
         echo "run.sh: could not install wrk; the flood contender will be skipped" >&2
     else
       echo "run.sh: wrk is not installed and cannot be (no root/sudo or apt-get); the flood contender will be skipped" >&2

@@ -5,7 +5,7 @@
 # builds the packaged sources against each other through a local overlay, in dependency
 # order, uploading nothing.
 #
-# Published: aureon-telemetry, aureon-node, aureon-prometheus, aureon-metrics,
+# Published: aureon-telemetry, aureon-node, aureon-push, aureon-prometheus, aureon-metrics,
 # aureon-tracing, aureon-otlp and the CLI aureon-monitor. Not published (`publish = false`):
 # benches/ (aureon-benches), loom-tests/, and fuzz/ (outside the workspace).
 #
@@ -20,10 +20,12 @@ cd "$(dirname "$0")/.."
 # as in 0xMiden/miden-vm#2530). Remove both before packaging; the `-*` directories hold only
 # such overlays, never anything downloaded from crates.io.
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-rm -rf target/package
+rm -rf "${CARGO_TARGET_DIR:-target}/package"
+shopt -s nullglob
 for dir in "$cargo_home"/registry/src/-* "$cargo_home"/registry/cache/-*; do
-    [ -d "$dir" ] && rm -rf "$dir"/aureon-*
+    rm -rf "$dir"/aureon-*
 done
+shopt -u nullglob
 echo "publish-check: cargo publish --workspace --dry-run --locked $*" >&2
 # --allow-dirty: CI and developers run it on uncommitted trees too; what is checked is the
 # packaging, not the git state.

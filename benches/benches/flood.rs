@@ -41,22 +41,47 @@ impl Flood {
         Some(flood)
     }
 
-    /// Stops `wrk` with SIGINT, on which it prints its summary, and returns the lines
-    /// that say how hard it flooded (requests done, requests per second, errors).
+    /// Stops `wrk` with SIGINT, on which it prints its summary, and returns that summary's
+    /// figures (requests done, requests per second, socket errors, bad statuses), after
+    /// checking that the flood really was one: requests were answered, all with 2xx.
     fn finish(mut self) -> String {
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let pid = libc::pid_t::try_from(self.0.id()).expect("a pid fits pid_t");
+        // SAFETY: `kill` has no memory effects; `pid` is our own child, not yet reaped (the
+        // `Child` is still held), so the number cannot name another process.
+        let sent = unsafe { libc::kill(pid, libc::SIGINT) } == 0;
+        if !sent {
+            // No summary without SIGINT: end it so that the read below cannot wait for
+            // wrk's hour-long -d to run out.
+            let _ = self.0.kill();
+        }
         let mut out = String::new();
         if let Some(mut stdout) = self.0.stdout.take() {
             let _ = stdout.read_to_string(&mut out);
         }
-        out.lines()
-            .filter(|l| {
-                l.contains("requests in") || l.contains("Requests/sec") || l.contains("errors")
-            })
+        let figures: Vec<&str> = out
+            .lines()
             .map(str::trim)
-            .collect::<Vec<_>>()
-            .join("; ")
+            .filter(|l| {
+                l.contains("requests in")
+                    || l.contains("Requests/sec")
+                    || l.contains("errors")
+                    || l.contains("Non-2xx")
+            })
+            .collect();
+        let done: u64 = figures
+            .iter()
+            .find_map(|l| l.split_once(" requests in").map(|(n, _)| n.trim()))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            done > 0,
+            "wrk answered nothing: no flood was measured (its output: {out:?})"
+        );
+        assert!(
+            !figures.iter().any(|l| l.contains("Non-2xx")),
+            "the endpoint refused part of the flood: {figures:?}"
+        );
+        figures.join("; ")
     }
 }
 

@@ -5,10 +5,13 @@
 //!   snapshot is flushed before exit), under `job="aureon_demo"`;
 //! * `stress --push-gateway` into a real Pushgateway: the result appears under job
 //!   `aureon_stress` with the run's validation count and the result gauges;
+//! * `demo --otlp` into a real OpenTelemetry collector (rotel): its last logged
+//!   `tx_validation` count equals the final report's;
 //! * a receiver that is not there fails the run (exit status 1) with a message naming it,
 //!   after the report: a lost push never looks like a good one.
 //!
-//! Without Prometheus or the Pushgateway (`scripts/ensure-prometheus.sh` installs both) the
+//! Without Prometheus or the Pushgateway (`scripts/ensure-prometheus.sh` installs both), or
+//! rotel (`scripts/ensure-rotel.sh`; `AUREON_SKIP_ROTEL=1` skips that test explicitly), the
 //! tests here FAIL saying so.
 
 mod common;

@@ -1,6 +1,8 @@
-//! The `--push.*` flags against a real receiver behind TLS and basic auth: Debian's
-//! Pushgateway with an exporter-toolkit `--web.config.file` (the same format as ours), and
-//! `stress --push-gateway https://…`.
+//! The `--push.*` flags against real receivers behind TLS and basic auth, each with an
+//! exporter-toolkit `--web.config.file` (the same format as ours): Debian's Pushgateway
+//! (`stress --push-gateway https://…`) and Prometheus 2.42's remote-write receiver
+//! (`demo --remote-write https://…`); and a plain-HTTP recording receiver for the exact
+//! `Authorization` header.
 //!
 //! * the CA file and the password file get the result onto the gateway (read back over TLS);
 //! * with mTLS required, the client certificate and key get it there, and without them the
@@ -35,7 +37,7 @@ use std::process::Output;
 use std::time::Duration;
 use tls_support::Pki;
 
-/// The user of the gateway's web configuration, and the password whose bcrypt hash it holds
+/// The user of the receivers' web configuration, and the password whose bcrypt hash it holds
 /// (the documented example of `docs/examples/web-config.yml`).
 const USER: &str = "prometheus";
 const PASSWORD: &str = "change-me-example-only";
@@ -412,10 +414,11 @@ fn remote_write_over_tls_with_basic_auth_lands_the_final_report_in_prometheus() 
 }
 
 /// A plain-HTTP receiver on loopback that answers every request `200` and keeps the
-/// `Authorization` header of each (or `None`), in arrival order: what a push put on the wire.
+/// `Authorization` header values of each request (every one it carried), in arrival order:
+/// what a push put on the wire.
 fn header_recorder() -> (
     std::net::SocketAddr,
-    std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
 ) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -426,7 +429,7 @@ fn header_recorder() -> (
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
             let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let (mut auth, mut length) = (None, 0usize);
+            let (mut auth, mut length) = (Vec::new(), 0usize);
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -434,7 +437,7 @@ fn header_recorder() -> (
                 }
                 let (name, value) = line.split_once(':').unwrap_or((&line, ""));
                 match name.to_ascii_lowercase().as_str() {
-                    "authorization" => auth = Some(value.trim().to_string()),
+                    "authorization" => auth.push(value.trim().to_string()),
                     "content-length" => length = value.trim().parse().unwrap_or(0),
                     _ => {}
                 }
@@ -484,7 +487,11 @@ fn credential_flags_put_the_exact_authorization_header_on_the_wire() {
         let seen = seen.lock().unwrap().clone();
         assert!(!seen.is_empty(), "{flags:?}: nothing pushed\n{stderr}");
         for got in &seen {
-            assert_eq!(got.as_deref(), Some(want.as_str()), "{flags:?}");
+            assert_eq!(
+                got.as_slice(),
+                [want.as_str()],
+                "{flags:?}: one header, this value"
+            );
         }
     }
 }
