@@ -253,7 +253,8 @@ rm -rf "$dir""#;
 }
 
 /// A throw-away Pushgateway (Debian's `prometheus-pushgateway` or `PUSHGATEWAY_BIN`) on a
-/// free loopback port, killed when the test process exits.
+/// free loopback port, keeping its groups in memory only, killed when the test process
+/// exits.
 pub struct Gateway {
     pub addr: SocketAddr,
     _keepalive: ChildStdin,
@@ -283,7 +284,13 @@ impl Gateway {
         let dir =
             std::env::temp_dir().join(format!("aureon-pushgateway-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut args = vec![format!("--web.listen-address={addr}")];
+        // Memory only: Debian's build defaults --persistence.file to
+        // /var/lib/prometheus/pushgateway.data, which every gateway started here would share
+        // (loading the groups an earlier test run left, and writing the machine's state).
+        let mut args = vec![
+            format!("--web.listen-address={addr}"),
+            "--persistence.file=".to_string(),
+        ];
         args.extend(flags.iter().cloned());
         let keepalive = spawn_until_exit(&dir, "pushgateway.log", &bin, &args);
         let up = http_support::poll(WAIT, Duration::from_millis(100), || {
