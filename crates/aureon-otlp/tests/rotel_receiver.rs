@@ -28,15 +28,21 @@ use std::time::{Duration, Instant, SystemTime};
 
 impl Rotel {
     /// Waits until the debug log holds an export from `service` with `metrics` metrics.
+    /// The export is taken from the log only once the log has stopped growing: rotel prints
+    /// an export line by line, and one read while it prints can end inside the last
+    /// metric's buckets (a CI run read 20 of a histogram's 133 buckets that way).
     fn export_of(&mut self, service: &str, metrics: usize) -> Export {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let log = self.log();
-            if let Some(e) = parse_log(&log)
+            let found = parse_log(&log)
                 .into_iter()
-                .find(|e| e.service == service && e.metrics.len() == metrics)
-            {
-                return e;
+                .find(|e| e.service == service && e.metrics.len() == metrics);
+            if let Some(e) = found {
+                std::thread::sleep(Duration::from_millis(300));
+                if self.log().len() == log.len() {
+                    return e;
+                }
             }
             assert!(
                 Instant::now() < deadline,
