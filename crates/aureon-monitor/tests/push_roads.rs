@@ -22,19 +22,10 @@ mod prom_support;
 #[path = "../../aureon-otlp/tests/rotel_support/mod.rs"]
 mod rotel_support;
 
-use common::{free_port, number_after, run, text};
+use common::{demo_remote_write, free_port, ops_in_report, run, text};
 use prom_support::{Gateway, Prometheus, prometheus_binary};
 use rotel_support::{Rotel, rotel_binary};
 use std::time::Duration;
-
-/// `<op>: N ops` from the final report.
-fn ops_in_report(report: &str, op: &str) -> u64 {
-    let line = report
-        .lines()
-        .find(|l| l.trim_start().starts_with(&format!("{op}:")))
-        .unwrap_or_else(|| panic!("no {op} line in the report:\n{report}"));
-    number_after(line, &format!("{op}:")).unwrap_or_else(|| panic!("{line}"))
-}
 
 #[test]
 fn demo_remote_write_ends_with_prometheus_holding_the_final_report() {
@@ -46,25 +37,7 @@ fn demo_remote_write_ends_with_prometheus_holding_the_final_report() {
     );
     let url = format!("http://{}/api/v1/write", prom.addr);
     let listen = format!("127.0.0.1:{}", free_port());
-    let out = run(
-        &[
-            "demo",
-            "--no-tui",
-            "--duration",
-            "3s",
-            "--rate",
-            "100",
-            "--threads",
-            "2",
-            "--listen",
-            &listen,
-            "--interval",
-            "500ms",
-            "--remote-write",
-            &url,
-        ],
-        Duration::from_secs(60),
-    );
+    let out = demo_remote_write(&listen, &url, &[]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("Pushing by remote_write to"), "{stderr}");

@@ -30,9 +30,9 @@ mod prom_support;
 #[path = "../../aureon-prometheus/tests/tls_support/mod.rs"]
 mod tls_support;
 
-use common::{Scratch, free_port, number_after, run, text};
+use common::{Scratch, demo_remote_write, free_port, ops_in_report, run, text};
 use prom_support::{Gateway, Prometheus, prometheus_binary};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 use tls_support::Pki;
@@ -167,6 +167,16 @@ fn assert_pushed(out: &Output, gateway: &Gateway, pki: &Pki, mtls: bool) {
     assert!((ratio - result["success_rate"].as_f64().unwrap()).abs() < 1e-9);
 }
 
+/// The password file (with a trailing newline, as `echo` writes it: trimmed, as Prometheus
+/// trims its files) and a file with a wrong password, in `scratch`.
+fn password_files(scratch: &Scratch) -> (PathBuf, PathBuf) {
+    let password = scratch.path("password");
+    std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let wrong = scratch.path("wrong");
+    std::fs::write(&wrong, "not-the-password").unwrap();
+    (password, wrong)
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -175,11 +185,7 @@ fn path(p: &Path) -> &str {
 fn tls_and_basic_auth_flags_reach_a_secured_pushgateway() {
     let pki = tls_support::make_pki("push-tls");
     let scratch = Scratch::new("push-tls");
-    let password = scratch.path("password");
-    // A trailing newline, as `echo` writes it: trimmed, as Prometheus trims its files.
-    std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
-    let wrong = scratch.path("wrong");
-    std::fs::write(&wrong, "not-the-password").unwrap();
+    let (password, wrong) = password_files(&scratch);
     let gateway = secured_gateway(&pki, false);
     let url = format!("https://{}", gateway.addr);
 
@@ -345,29 +351,14 @@ fn push_flags_that_would_do_nothing_are_refused_before_the_run() {
 fn remote_write_over_tls_with_basic_auth_lands_the_final_report_in_prometheus() {
     let pki = tls_support::make_pki("rw-tls");
     let scratch = Scratch::new("rw-tls");
-    let password = scratch.path("password");
-    std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
-    let wrong = scratch.path("wrong");
-    std::fs::write(&wrong, "not-the-password").unwrap();
+    let (password, wrong) = password_files(&scratch);
     let prom = secured_prometheus(&pki);
     let url = format!("https://{}/api/v1/write", prom.addr);
     let demo = |password_file: &Path, listen: &str| {
-        run(
+        demo_remote_write(
+            listen,
+            &url,
             &[
-                "demo",
-                "--no-tui",
-                "--duration",
-                "3s",
-                "--rate",
-                "100",
-                "--threads",
-                "2",
-                "--listen",
-                listen,
-                "--interval",
-                "500ms",
-                "--remote-write",
-                &url,
                 "--push.tls-ca-file",
                 path(&pki.ca),
                 "--push.basic-auth-username",
@@ -375,7 +366,6 @@ fn remote_write_over_tls_with_basic_auth_lands_the_final_report_in_prometheus() 
                 "--push.basic-auth-password-file",
                 path(password_file),
             ],
-            Duration::from_secs(60),
         )
     };
 
@@ -385,11 +375,7 @@ fn remote_write_over_tls_with_basic_auth_lands_the_final_report_in_prometheus() 
     assert!(good.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("nothing dropped"), "{stdout}");
     for op in ["block_processing", "tx_validation", "header_validation"] {
-        let line = stdout
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{op}:")))
-            .unwrap_or_else(|| panic!("no {op} line in the report:\n{stdout}"));
-        let n = number_after(line, &format!("{op}:")).unwrap_or_else(|| panic!("{line}"));
+        let n = ops_in_report(&stdout, op);
         assert!(n > 0, "{op}: {stdout}");
         let selector = format!(
             "aureon_operations_total{{op=\"{op}\",job=\"aureon_demo\",instance=\"{listen}\"}}"

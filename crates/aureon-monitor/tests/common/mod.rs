@@ -121,3 +121,35 @@ pub fn number_after(text: &str, label: &str) -> Option<u64> {
         .collect();
     digits.parse().ok()
 }
+
+/// `<op>: N ops` from a demo's final report; panics naming the report when it is missing.
+pub fn ops_in_report(report: &str, op: &str) -> u64 {
+    let line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{op}:")))
+        .unwrap_or_else(|| panic!("no {op} line in the report:\n{report}"));
+    number_after(line, &format!("{op}:")).unwrap_or_else(|| panic!("{line}"))
+}
+
+/// A 3-second `demo` (no dashboard, 100 blocks/s, 2 threads, a snapshot every 500 ms)
+/// serving on `listen` and remote-writing to `url`, with `extra` flags.
+pub fn demo_remote_write(listen: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "demo",
+        "--no-tui",
+        "--duration",
+        "3s",
+        "--rate",
+        "100",
+        "--threads",
+        "2",
+        "--listen",
+        listen,
+        "--interval",
+        "500ms",
+        "--remote-write",
+        url,
+    ];
+    args.extend_from_slice(extra);
+    run(&args, Duration::from_secs(60))
+}
