@@ -155,16 +155,30 @@ pub fn write_history<W: Write>(
     mut select: impl FnMut(&MetricKey) -> bool,
     out: &mut W,
 ) -> Result<(), HlogError> {
-    // The series, across the whole history, decide tagging and the max divisor.
+    // Each interval's selected histograms, and the series across them (and the latest
+    // snapshot), which decide tagging and the max divisor.
+    let intervals: Vec<_> = history
+        .intervals()
+        .map(|window| {
+            let mut histograms = window.histograms();
+            histograms.retain(|(key, _)| select(key));
+            (window, histograms)
+        })
+        .collect();
     let mut keys: Vec<(MetricKey, Unit)> = Vec::new();
-    for snapshot in history.iter() {
-        for (key, value) in snapshot.iter() {
-            if let MetricValue::Histogram(h) = value
-                && !keys.iter().any(|(k, _)| k == key)
-                && select(key)
-            {
-                keys.push((key.clone(), h.config().unit));
-            }
+    let latest = history
+        .latest()
+        .iter()
+        .filter_map(|(key, value)| match value {
+            MetricValue::Histogram(h) => Some((key, h)),
+            _ => None,
+        });
+    let in_intervals = intervals
+        .iter()
+        .flat_map(|(_, hs)| hs.iter().map(|(k, h)| (k, h)));
+    for (key, h) in in_intervals.chain(latest) {
+        if !keys.iter().any(|(k, _)| k == key) && select(key) {
+            keys.push((key.clone(), h.config().unit));
         }
     }
     keys.sort_by(|a, b| a.0.cmp(&b.0));
@@ -193,21 +207,14 @@ pub fn write_history<W: Write>(
         .with_max_value_divisor(max_divisor(unit))
         .begin_log_with(out, &mut serializer)?;
     let mut tag_buf = String::new();
-    for window in history.intervals() {
+    for (window, histograms) in &intervals {
         let start = window
-            .from
+            .from()
             .system_time()
             .duration_since(base)
             .unwrap_or_default();
         let length = window.elapsed();
-        for (key, _) in &keys {
-            let Some(now) = window.to.histogram_with(key.name(), &labels_of(key)) else {
-                continue;
-            };
-            let delta = match window.from.histogram_with(key.name(), &labels_of(key)) {
-                Some(before) if before.config() == now.config() => now.delta_since(before),
-                _ => now.clone(),
-            };
+        for (key, delta) in histograms {
             let tag = if tagged {
                 tag_buf.clear();
                 encode_tag(key, &mut tag_buf);
@@ -397,10 +404,6 @@ fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn labels_of(key: &MetricKey) -> Vec<(&str, &str)> {
-    key.labels().iter().collect()
 }
 
 fn fp_seconds(t: SystemTime) -> f64 {

@@ -173,7 +173,7 @@ proptest! {
         let windows: Vec<_> = history.intervals().collect();
         let mut got = read.intervals.iter();
         for (w, want) in expected.iter().enumerate() {
-            let start = windows[w].from.system_time().duration_since(base).unwrap();
+            let start = windows[w].from().system_time().duration_since(base).unwrap();
             for (i, reference) in want {
                 let what = format!("window {w}, series {i}");
                 let interval = got.next();

@@ -194,6 +194,29 @@ impl PagedCounts {
         }
     }
 
+    /// Counts from `(bin index, count)` pairs in strictly ascending bin order (zero counts
+    /// are skipped): how a history turns a stored change back into counts.
+    pub(crate) fn from_sparse(bins: impl IntoIterator<Item = (usize, u64)>) -> Self {
+        let mut out = Self::default();
+        let mut values = [0u64; PAGE_LEN];
+        let mut current: Option<usize> = None;
+        for (bin, count) in bins {
+            let page = bin / PAGE_LEN;
+            if current != Some(page) {
+                if let Some(done) = current {
+                    out.push_values(done, &values);
+                    values = [0; PAGE_LEN];
+                }
+                current = Some(page);
+            }
+            values[bin % PAGE_LEN] = count;
+        }
+        if let Some(done) = current {
+            out.push_values(done, &values);
+        }
+        out
+    }
+
     /// `(bin index, count)` of every non-zero bin, ascending.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (usize, u64)> + '_ {
         self.pages.iter().flat_map(move |entry| {

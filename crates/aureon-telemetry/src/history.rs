@@ -1,128 +1,258 @@
-//! The snapshot history ring and windowed views over it.
+//! The snapshot history and windowed views over it.
 //!
-//! A [`History`] is immutable: the snapshotter builds a new one each tick (sharing the
-//! retained snapshots by `Arc`) and publishes it, so readers hold a consistent ring for as
-//! long as they like without blocking anyone.
+//! A [`History`] keeps the latest snapshot whole and every earlier point only as the change
+//! since the point before it ([`interval::Interval`]): the series that changed, each
+//! histogram's change as a few bytes per bin that grew. So it costs what was recorded, not
+//! `retention` copies of every histogram: an idle series costs nothing per point, and a
+//! busy one the bins its values fell in. A [`Window`] adds up the intervals it spans; a
+//! one-interval window reads exactly one.
+//!
+//! A history is immutable: the snapshotter builds a new one each tick (sharing the retained
+//! intervals by `Arc`) and publishes it, so readers hold a consistent history for as long as
+//! they like without blocking anyone.
 
-use crate::snapshot::{HistogramSnapshot, MetricValue, Snapshot};
-use std::collections::VecDeque;
+mod change;
+mod interval;
+mod window;
+
+pub use window::Window;
+
+use crate::snapshot::{Snapshot, Stamp};
+use interval::{Interval, Layouts};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The retained snapshots, oldest first; never empty.
+/// The retained points, oldest first, and the latest snapshot; never empty.
+///
+/// Windows ([`History::window`], [`History::intervals`], …) answer counter growth and what
+/// histograms recorded between any two retained points, exactly. Full values are those of
+/// [`History::latest`].
 #[derive(Debug, Clone)]
 pub struct History {
-    snapshots: VecDeque<Retained>,
-    /// What the retained snapshots hold, each allocation once: the oldest's
-    /// [`Snapshot::heap_bytes`] plus, for each later one, what it does not share with the
-    /// one before it.
+    timeline: Arc<Timeline>,
+    /// The layouts the retained intervals' histograms use.
+    layouts: Layouts,
+    /// Heap bytes of the timeline: the latest snapshot, the intervals and the tables.
     heap_bytes: usize,
 }
 
-/// One retained snapshot and its sizes, measured once when it was pushed.
-#[derive(Debug, Clone)]
-struct Retained {
-    snapshot: Arc<Snapshot>,
-    /// Its [`Snapshot::heap_bytes`].
-    full: usize,
-    /// The part of `full` it does not share with the snapshot retained before it (all of it
-    /// for the first).
-    own: usize,
+/// What a history and the windows taken from it share.
+#[derive(Debug)]
+struct Timeline {
+    /// Every retained point, oldest first; the last is `latest`'s.
+    stamps: Vec<Stamp>,
+    /// Each point's tick: how many snapshots were pushed before it since the history began.
+    ticks: Vec<u64>,
+    /// `intervals[i]` is what changed from point `i` to point `i + 1`.
+    intervals: Vec<Arc<Interval>>,
+    latest: Arc<Snapshot>,
+}
+
+impl Timeline {
+    /// Heap bytes of the timeline (its vectors are kept at their exact length).
+    fn heap_bytes(&self) -> usize {
+        self.bytes_from(0)
+    }
+
+    /// Heap bytes of the timeline without its first `drop` points.
+    fn bytes_from(&self, drop: usize) -> usize {
+        let points = self.stamps.len() - drop;
+        2 * size_of::<usize>()
+            + size_of::<Self>()
+            + points * (size_of::<Stamp>() + size_of::<u64>())
+            + points.saturating_sub(1) * size_of::<Arc<Interval>>()
+            + self.latest.heap_bytes()
+            + self.intervals[drop.min(self.intervals.len())..]
+                .iter()
+                .map(|i| i.heap_bytes())
+                .sum::<usize>()
+    }
+}
+
+impl Timeline {
+    /// Removes the points older than `limits.full_resolution` ticks that are not the first
+    /// of their run of `limits.coarse_every` ticks, merging the intervals on either side of
+    /// each: further back, one point per `coarse_every` ticks. (The oldest point stays; it
+    /// goes only by [`Self::trim`].)
+    fn thin(&mut self, now: u64, limits: &HistoryLimits) {
+        let coarse = limits.coarse_every.max(1) as u64;
+        if coarse == 1 {
+            return;
+        }
+        let horizon = limits.full_resolution as u64;
+        let mut p = 1;
+        while p + 1 < self.stamps.len() && now - self.ticks[p] > horizon {
+            if self.ticks[p] / coarse == self.ticks[p - 1] / coarse {
+                let merged = Interval::merged(&self.intervals[p - 1], &self.intervals[p]);
+                self.intervals[p - 1] = Arc::new(merged);
+                self.intervals.remove(p);
+                self.stamps.remove(p);
+                self.ticks.remove(p);
+            } else {
+                p += 1;
+            }
+        }
+    }
+
+    /// Drops the oldest points: while the next one alone reaches back `retention - 1`
+    /// ticks, or more than `retention` points remain, and then while the history holds more
+    /// than `max_bytes` (with `extra`, what the history holds besides) and more than two
+    /// points remain.
+    fn trim(&mut self, now: u64, limits: &HistoryLimits, extra: usize) {
+        let retention = limits.retention.max(1);
+        let reach = retention as u64 - 1;
+        let mut drop = 0;
+        while self.stamps.len() - drop > retention
+            || (self.stamps.len() - drop > 1 && now - self.ticks[drop + 1] >= reach)
+        {
+            drop += 1;
+        }
+        while self.stamps.len() - drop > 2 && self.bytes_from(drop) + extra > limits.max_bytes {
+            drop += 1;
+        }
+        self.stamps.drain(..drop);
+        self.ticks.drain(..drop);
+        self.intervals.drain(..drop.min(self.intervals.len()));
+        self.stamps.shrink_to_fit();
+        self.ticks.shrink_to_fit();
+        self.intervals.shrink_to_fit();
+    }
+}
+
+/// How much a [`History`] keeps ([`History::pushed`]; the [`crate::Snapshotter`] takes them
+/// from its [`crate::SnapshotterConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// How far back the history reaches, in ticks (pushed snapshots): the oldest point is
+    /// kept while the one after it is less than `retention - 1` ticks before the latest,
+    /// and there are never more than `retention` points (at least 1).
+    pub retention: usize,
+    /// Points up to this many ticks before the latest are all kept (one per tick).
+    pub full_resolution: usize,
+    /// Further back, one point per this many ticks: the others go, and the intervals on
+    /// either side of each become one (exact: an interval is the change between its two
+    /// points, and changes add). 1 keeps every point.
+    pub coarse_every: usize,
+    /// The most heap the history may hold ([`History::heap_bytes`]): past it the oldest
+    /// points are dropped, down to the two newest (the newest alone when `retention` is 1),
+    /// so the last interval stays visible however large it is. Windows then reach back
+    /// less far; [`History::span`] says how far.
+    pub max_bytes: usize,
+}
+
+impl HistoryLimits {
+    /// Every point kept, up to `retention` of them, without a byte budget.
+    pub const FULL_RESOLUTION: Self = Self {
+        retention: usize::MAX,
+        full_resolution: usize::MAX,
+        coarse_every: 1,
+        max_bytes: usize::MAX,
+    };
 }
 
 impl History {
     /// A history holding one snapshot.
     pub fn new(first: Arc<Snapshot>) -> Self {
-        let bytes = first.heap_bytes();
+        let timeline = Timeline {
+            stamps: vec![first.stamp()],
+            ticks: vec![0],
+            intervals: Vec::new(),
+            latest: first,
+        };
         Self {
-            snapshots: VecDeque::from([Retained {
-                snapshot: first,
-                full: bytes,
-                own: bytes,
-            }]),
-            heap_bytes: bytes,
+            heap_bytes: timeline.heap_bytes(),
+            timeline: Arc::new(timeline),
+            layouts: Layouts::default(),
         }
     }
 
-    /// This history plus `latest`, keeping at most `retention` snapshots (at least 1).
+    /// This history plus `latest`, keeping at most `retention` points (at least 1), all at
+    /// full resolution.
     pub fn with_pushed(&self, latest: Arc<Snapshot>, retention: usize) -> Self {
         self.with_pushed_within(latest, retention, usize::MAX)
     }
 
-    /// This history plus `latest`, keeping at most `retention` snapshots (at least 1), and
-    /// dropping the oldest while the retained snapshots hold more than `max_bytes` of heap
-    /// (as [`History::heap_bytes`] counts it) and more than two remain: the two newest are
-    /// always kept (the newest alone when `retention` is 1), so the last interval stays
-    /// visible however large one snapshot is. Windows then reach back less far than
-    /// `retention` intervals; [`History::span`] says how far.
+    /// This history plus `latest`, keeping at most `retention` points (at least 1), all at
+    /// full resolution, within `max_bytes` as [`HistoryLimits::max_bytes`] says.
     pub fn with_pushed_within(
         &self,
         latest: Arc<Snapshot>,
         retention: usize,
         max_bytes: usize,
     ) -> Self {
-        let mut snapshots = self.snapshots.clone();
-        let mut heap_bytes = self.heap_bytes;
-        let full = latest.heap_bytes();
-        let own = full.saturating_sub(latest.bytes_shared_with(self.latest()));
-        snapshots.push_back(Retained {
-            snapshot: latest,
-            full,
-            own,
-        });
-        heap_bytes += own;
-        while snapshots.len() > retention.max(1) || (heap_bytes > max_bytes && snapshots.len() > 2)
-        {
-            let dropped = snapshots.pop_front().expect("more than one snapshot");
-            // The new oldest now holds alone what it shared with the one dropped.
-            let next = snapshots.front().expect("at least one snapshot remains");
-            heap_bytes = heap_bytes - dropped.full + (next.full - next.own);
-        }
-        if let Some(first) = snapshots.front_mut() {
-            first.own = first.full;
-        }
+        self.pushed(
+            latest,
+            &HistoryLimits {
+                retention,
+                max_bytes,
+                ..HistoryLimits::FULL_RESOLUTION
+            },
+        )
+    }
+
+    /// This history plus `latest` (the next snapshot of the same registry: one more tick),
+    /// within `limits`.
+    pub fn pushed(&self, latest: Arc<Snapshot>, limits: &HistoryLimits) -> Self {
+        let previous = &self.timeline;
+        let mut layouts = self.layouts.clone();
+        let tick = previous.ticks.last().expect("never empty") + 1;
+        let mut stamps = Vec::with_capacity(previous.stamps.len() + 1);
+        stamps.extend_from_slice(&previous.stamps);
+        stamps.push(latest.stamp());
+        let mut ticks = Vec::with_capacity(stamps.len());
+        ticks.extend_from_slice(&previous.ticks);
+        ticks.push(tick);
+        let mut intervals = Vec::with_capacity(stamps.len() - 1);
+        intervals.extend(previous.intervals.iter().cloned());
+        intervals.push(Arc::new(Interval::between(
+            &previous.latest,
+            &latest,
+            &mut layouts,
+        )));
+        let mut timeline = Timeline {
+            stamps,
+            ticks,
+            intervals,
+            latest,
+        };
+        timeline.thin(tick, limits);
+        layouts.prune();
+        timeline.trim(tick, limits, layouts.heap_bytes());
+        layouts.prune();
         Self {
-            snapshots,
-            heap_bytes,
+            heap_bytes: timeline.heap_bytes() + layouts.heap_bytes(),
+            timeline: Arc::new(timeline),
+            layouts,
         }
     }
 
-    /// Heap bytes the retained snapshots hold, each allocation counted once: counts that
-    /// consecutive snapshots share (an idle histogram's, see
-    /// [`Snapshot::share_unchanged_with`]) count for the first of them only. Snapshots shared
-    /// with an older history or with readers count once per history.
+    /// Heap bytes this history holds: the latest snapshot ([`Snapshot::heap_bytes`]), the
+    /// retained intervals' changes and the tables of points. Parts shared with an older
+    /// history or with readers count once per history.
     pub fn heap_bytes(&self) -> usize {
         self.heap_bytes
     }
 
-    /// Time from the oldest retained snapshot to the latest: the longest window available.
+    /// Time from the oldest retained point to the latest: the longest window available.
     pub fn span(&self) -> Duration {
         self.latest()
-            .taken_at
-            .duration_since(self.oldest().taken_at)
+            .taken_at()
+            .duration_since(self.oldest().taken_at())
     }
 
-    /// The newest snapshot.
+    /// The newest snapshot, whole.
     pub fn latest(&self) -> &Arc<Snapshot> {
-        &self
-            .snapshots
-            .back()
-            .expect("a history is never empty")
-            .snapshot
+        &self.timeline.latest
     }
 
-    /// The oldest retained snapshot.
-    pub fn oldest(&self) -> &Arc<Snapshot> {
-        &self
-            .snapshots
-            .front()
-            .expect("a history is never empty")
-            .snapshot
+    /// The oldest retained point.
+    pub fn oldest(&self) -> &Stamp {
+        &self.timeline.stamps[0]
     }
 
-    /// Number of retained snapshots.
+    /// Number of retained points.
     pub fn len(&self) -> usize {
-        self.snapshots.len()
+        self.timeline.stamps.len()
     }
 
     /// Always `false`: a history holds at least one snapshot.
@@ -130,199 +260,276 @@ impl History {
         false
     }
 
-    /// The retained snapshots, oldest first.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Snapshot>> + ExactSizeIterator + '_ {
-        self.snapshots.iter().map(|r| &r.snapshot)
+    /// The retained points, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Stamp> + ExactSizeIterator + '_ {
+        self.timeline.stamps.iter()
     }
 
-    /// The window ending at the latest snapshot and starting at the newest retained snapshot
+    /// The window ending at the latest point and starting at the newest retained point
     /// taken at least `span` before it (or the oldest one, if the history is shorter).
-    /// `None` while only one snapshot is retained.
+    /// `None` while only one point is retained.
     pub fn window(&self, span: Duration) -> Option<Window> {
-        let to = Arc::clone(self.latest());
-        let from = self
+        let stamps = &self.timeline.stamps;
+        let last = stamps.len() - 1;
+        if last == 0 {
+            return None;
+        }
+        let to = stamps[last].taken_at();
+        let from = stamps[..last]
             .iter()
-            .rev()
-            .skip(1)
-            .find(|s| to.taken_at.duration_since(s.taken_at) >= span)
-            .or_else(|| (self.snapshots.len() > 1).then(|| self.oldest()))?;
-        Some(Window {
-            from: Arc::clone(from),
-            to,
-        })
+            .rposition(|s| to.duration_since(s.taken_at()) >= span)
+            .unwrap_or(0);
+        Some(Window::of_timeline(&self.timeline, from, last))
     }
 
-    /// The window between the last two snapshots (the last interval).
+    /// The window from retained point `from` to retained point `to` (indices into
+    /// [`History::iter`], oldest first); `None` unless `from < to < len()`.
+    pub fn window_between(&self, from: usize, to: usize) -> Option<Window> {
+        (from < to && to < self.len()).then(|| Window::of_timeline(&self.timeline, from, to))
+    }
+
+    /// The window between the last two points (the last interval).
     pub fn last_interval(&self) -> Option<Window> {
-        let n = self.snapshots.len();
-        (n >= 2).then(|| Window {
-            from: Arc::clone(&self.snapshots[n - 2].snapshot),
-            to: Arc::clone(&self.snapshots[n - 1].snapshot),
-        })
+        let n = self.len();
+        (n >= 2).then(|| Window::of_timeline(&self.timeline, n - 2, n - 1))
     }
 
-    /// For each consecutive pair of snapshots, the window between them (oldest first): the
+    /// For each consecutive pair of points, the window between them (oldest first): the
     /// per-interval series a dashboard's sparklines draw.
-    pub fn intervals(&self) -> impl Iterator<Item = Window> + '_ {
-        self.iter().zip(self.iter().skip(1)).map(|(a, b)| Window {
-            from: Arc::clone(a),
-            to: Arc::clone(b),
-        })
-    }
-}
-
-/// Two snapshots of the same registry, `from` taken before `to`: what happened in between.
-#[derive(Debug, Clone)]
-pub struct Window {
-    /// The earlier snapshot.
-    pub from: Arc<Snapshot>,
-    /// The later snapshot.
-    pub to: Arc<Snapshot>,
-}
-
-impl Window {
-    /// Time between the two snapshots.
-    pub fn elapsed(&self) -> Duration {
-        self.to.taken_at.duration_since(self.from.taken_at)
-    }
-
-    /// How much counter `name{labels}` grew (a counter absent earlier counts from 0, as does
-    /// one created again since `from`, after idle expiry freed it: see
-    /// [`Snapshot::created`]).
-    pub fn counter_delta(&self, name: &str, labels: &[(&str, &str)]) -> Option<u64> {
-        let now = self.to.counter_with(name, labels)?;
-        let before = match self.same_series(name, labels) {
-            true => self.from.counter_with(name, labels).unwrap_or(0),
-            false => 0,
-        };
-        Some(now.saturating_sub(before))
-    }
-
-    /// Whether `from` holds the same series as `to` (not an earlier one that was freed and
-    /// created again in between).
-    fn same_series(&self, name: &str, labels: &[(&str, &str)]) -> bool {
-        self.from.created_with(name, labels) == self.to.created_with(name, labels)
-    }
-
-    /// Counter growth per second over the window.
-    pub fn counter_rate(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let secs = self.elapsed().as_secs_f64();
-        let delta = self.counter_delta(name, labels)?;
-        (secs > 0.0).then(|| delta as f64 / secs)
-    }
-
-    /// What histogram `name{labels}` recorded during the window.
-    pub fn histogram_delta(
-        &self,
-        name: &str,
-        labels: &[(&str, &str)],
-    ) -> Option<HistogramSnapshot> {
-        let now = self.to.histogram_with(name, labels)?;
-        Some(match self.from.get(name, labels) {
-            Some(MetricValue::Histogram(before)) if self.same_series(name, labels) => {
-                now.delta_since(before)
-            }
-            _ => now.clone(),
-        })
+    pub fn intervals(&self) -> impl ExactSizeIterator<Item = Window> + '_ {
+        (1..self.len()).map(|i| Window::of_timeline(&self.timeline, i - 1, i))
     }
 }
 
 #[cfg(all(test, not(aureon_loom)))]
 mod tests {
     use super::*;
-    use crate::Registry;
+    use crate::snapshot::MetricValue;
+    use crate::{Histogram, HistogramConfig, MetricKey, Registry};
+    use std::collections::BTreeMap;
+    use std::time::{Instant, SystemTime};
 
-    /// Snapshots of a registry whose one histogram covers more pages each time (growing
-    /// sizes), each with its size.
-    fn growing_snapshots(n: u64) -> Vec<(Arc<Snapshot>, usize)> {
+    /// Snapshots of a registry whose one histogram grows by a wider value each time.
+    fn growing_snapshots(n: u64) -> Vec<Arc<Snapshot>> {
         let registry = Registry::new();
         let h = registry.histogram("latency_us");
         (0..n)
             .map(|i| {
                 h.record(1000 << i);
-                let s = Arc::new(registry.snapshot());
-                let bytes = s.heap_bytes();
-                (s, bytes)
+                Arc::new(registry.snapshot())
             })
             .collect()
     }
 
     #[test]
     fn the_byte_budget_drops_the_oldest_and_keeps_two() {
-        let snaps = growing_snapshots(6);
-        assert!(snaps.windows(2).all(|w| w[0].1 < w[1].1), "sizes grow");
-        // A budget that fits the last three exactly.
-        let budget: usize = snaps[3..].iter().map(|(_, b)| b).sum();
-        let mut history = History::new(Arc::clone(&snaps[0].0));
-        for (s, _) in &snaps[1..] {
+        let snaps = growing_snapshots(8);
+        let mut unbounded = History::new(Arc::clone(&snaps[0]));
+        for s in &snaps[1..] {
+            unbounded = unbounded.with_pushed(Arc::clone(s), 100);
+        }
+        assert_eq!(unbounded.len(), 8);
+        // A budget that the last four points fit and the last five do not.
+        let mut four = History::new(Arc::clone(&snaps[4]));
+        for s in &snaps[5..] {
+            four = four.with_pushed(Arc::clone(s), 100);
+        }
+        let budget = four.heap_bytes();
+        let mut history = History::new(Arc::clone(&snaps[0]));
+        for s in &snaps[1..] {
             history = history.with_pushed_within(Arc::clone(s), 100, budget);
             assert!(history.heap_bytes() <= budget || history.len() == 2);
-            let sum: usize = history.iter().map(|s| s.heap_bytes()).sum();
-            assert_eq!(history.heap_bytes(), sum);
         }
         let kept: Vec<u64> = history.iter().map(|s| s.sequence()).collect();
-        let last3: Vec<u64> = snaps[3..].iter().map(|(s, _)| s.sequence()).collect();
-        assert_eq!(kept, last3);
+        let last4: Vec<u64> = snaps[4..].iter().map(|s| s.sequence()).collect();
+        assert_eq!(kept, last4);
         assert_eq!(
             history.span(),
-            snaps[5].0.taken_at().duration_since(snaps[3].0.taken_at())
+            snaps[7].taken_at().duration_since(snaps[4].taken_at())
         );
-
-        // A budget smaller than any snapshot still keeps the last interval.
-        let tiny = history.with_pushed_within(Arc::clone(&snaps[5].0), 100, 1);
+        // A budget smaller than anything still keeps the last interval.
+        let tiny = history.with_pushed_within(Arc::clone(&snaps[7]), 100, 1);
         assert_eq!(tiny.len(), 2);
         assert!(tiny.last_interval().is_some());
     }
 
     #[test]
-    fn shared_counts_count_once_and_pass_to_the_new_oldest() {
+    fn retention_one_keeps_only_the_newest() {
+        let snaps = growing_snapshots(3);
+        let mut history = History::new(Arc::clone(&snaps[0]));
+        for s in &snaps[1..] {
+            history = history.with_pushed_within(Arc::clone(s), 1, usize::MAX);
+        }
+        assert_eq!(history.len(), 1);
+        assert_eq!(history.span(), Duration::ZERO);
+        assert!(history.last_interval().is_none());
+        assert!(history.window(Duration::ZERO).is_none());
+        // `with_pushed` is the same without a byte budget.
+        let unbounded = history.with_pushed(Arc::clone(&snaps[2]), 3);
+        assert_eq!(unbounded.len(), 2);
+    }
+
+    #[test]
+    fn idle_series_cost_nothing_per_point() {
         let registry = Registry::new();
         let h = registry.histogram("latency_us");
         for v in (100..20_000).step_by(7) {
             h.record(v);
         }
-        let first = Arc::new(registry.snapshot());
-        let full = first.heap_bytes();
-        let mut history = History::new(Arc::clone(&first));
-        let mut previous = first;
-        for _ in 0..4 {
-            let mut next = registry.snapshot();
-            assert_eq!(next.share_unchanged_with(&previous), 1);
-            let next = Arc::new(next);
-            assert_eq!(
-                next.heap_bytes(),
-                full,
-                "sharing does not change a snapshot"
-            );
-            history = history.with_pushed(Arc::clone(&next), 3);
-            previous = next;
+        registry.counter("idle_total").increment(3);
+        let mut history = History::new(Arc::new(registry.snapshot()));
+        for _ in 0..5 {
+            history = history.with_pushed(Arc::new(registry.snapshot()), 10);
         }
-        // Three retained, one copy of the counts: the oldest's full size plus what the
-        // other two hold alone (their map entries, not the counts).
-        let counts = previous.bytes_shared_with(history.oldest());
-        assert!(counts > full / 2, "the counts are most of a snapshot");
-        assert_eq!(history.heap_bytes(), full + 2 * (full - counts));
-        // A recorded value ends the sharing.
-        h.record(150);
-        let mut changed = registry.snapshot();
-        assert_eq!(changed.share_unchanged_with(&previous), 0);
-        let history = history.with_pushed(Arc::new(changed), 3);
-        assert_eq!(history.heap_bytes(), full + (full - counts) + full);
+        assert!(
+            history
+                .timeline
+                .intervals
+                .iter()
+                .all(|i| i.changes().count() == 0)
+        );
+        let w = history.window(Duration::from_secs(3600)).unwrap();
+        assert_eq!(w.histogram_delta("latency_us", &[]).unwrap().count(), 0);
+        assert_eq!(w.counter_delta("idle_total", &[]), Some(0));
     }
 
+    /// A hand-built registry state: each series' value and creation time.
+    fn snapshot(sequence: u64, series: &[(&str, MetricValue, u64)]) -> Arc<Snapshot> {
+        let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let metrics: BTreeMap<MetricKey, (MetricValue, SystemTime)> = series
+            .iter()
+            .map(|(name, value, created)| {
+                (
+                    MetricKey::lookup(name, &[]),
+                    (value.clone(), base + Duration::from_secs(*created)),
+                )
+            })
+            .collect();
+        Arc::new(Snapshot {
+            stamp: Stamp::new(
+                sequence,
+                Instant::now() + Duration::from_secs(sequence),
+                base + Duration::from_secs(sequence),
+            ),
+            metrics,
+            descriptions: BTreeMap::new(),
+            registration_errors: 0,
+        })
+    }
+
+    /// Every window of a history answers what the window between the same two full
+    /// snapshots answers, while series appear, go away, come back (created again) and change
+    /// kind or configuration.
     #[test]
-    fn retention_one_keeps_only_the_newest() {
-        let snaps = growing_snapshots(3);
-        let mut history = History::new(Arc::clone(&snaps[0].0));
-        for (s, _) in &snaps[1..] {
-            history = history.with_pushed_within(Arc::clone(s), 1, usize::MAX);
+    fn windows_equal_those_between_full_snapshots_through_series_lives() {
+        let narrow = HistogramConfig::default();
+        let wide = HistogramConfig {
+            significant_figures: 2,
+            ..narrow
+        };
+        let a = Histogram::new(narrow).unwrap();
+        let b = Histogram::new(wide).unwrap();
+        let again = Histogram::new(narrow).unwrap();
+        let hist = |h: &Histogram, values: &[u64]| {
+            values.iter().for_each(|&v| h.record(v));
+            MetricValue::Histogram(h.snapshot())
+        };
+        let c = MetricValue::Counter;
+        let g = MetricValue::Gauge(1.0);
+        // (name, value, created): "k" changes kind and configuration, "h" goes away and
+        // comes back, "gone" appears and leaves between two points.
+        let states: Vec<Vec<(&str, MetricValue, u64)>> = vec![
+            vec![
+                ("c", c(1), 0),
+                ("h", hist(&a, &[5, 700]), 0),
+                ("k", c(4), 0),
+            ],
+            vec![
+                ("c", c(1), 0),
+                ("h", hist(&a, &[9]), 0),
+                ("k", c(9), 0),
+                ("g", g.clone(), 1),
+            ],
+            vec![
+                ("c", c(6), 0),
+                ("k", hist(&b, &[3_000]), 2),
+                ("g", g.clone(), 1),
+            ],
+            vec![("c", c(6), 0), ("k", hist(&b, &[40]), 2), ("gone", c(2), 3)],
+            vec![("c", c(2), 4), ("h", hist(&again, &[1]), 4)],
+            vec![("c", c(3), 4), ("h", hist(&again, &[]), 4), ("k", c(1), 5)],
+            vec![("c", c(3), 4), ("k", c(8), 5), ("k2", hist(&a, &[77]), 6)],
+        ];
+        let snaps: Vec<Arc<Snapshot>> = states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| snapshot(i as u64, s))
+            .collect();
+        // Every point kept, and thinned (older points merged) at several coarseness.
+        for (full_resolution, coarse_every) in [(usize::MAX, 1), (1, 2), (0, 3), (2, 4)] {
+            let limits = HistoryLimits {
+                full_resolution,
+                coarse_every,
+                ..HistoryLimits::FULL_RESOLUTION
+            };
+            let mut history = History::new(Arc::clone(&snaps[0]));
+            for s in &snaps[1..] {
+                history = history.pushed(Arc::clone(s), &limits);
+            }
+            let kept: Vec<usize> = history.iter().map(|p| p.sequence() as usize).collect();
+            if coarse_every > 1 {
+                assert!(kept.len() < snaps.len(), "{kept:?}");
+            }
+            assert_eq!((kept[0], *kept.last().unwrap()), (0, snaps.len() - 1));
+            assert_windows_match(&history, &kept, &snaps, full_resolution == usize::MAX);
         }
-        assert_eq!(history.len(), 1);
-        assert_eq!(history.heap_bytes(), snaps[2].1);
-        assert_eq!(history.span(), Duration::ZERO);
-        assert!(history.last_interval().is_none());
-        // `with_pushed` is the same without a byte budget.
-        let unbounded = history.with_pushed(Arc::clone(&snaps[2].0), 3);
-        assert_eq!(unbounded.len(), 2);
+    }
+
+    /// Every window of `history` (whose points are `snaps[kept[..]]`) answers as the window
+    /// between the two full snapshots does; one-interval windows between consecutive
+    /// snapshots read exactly the same.
+    fn assert_windows_match(
+        history: &History,
+        kept: &[usize],
+        snaps: &[Arc<Snapshot>],
+        consecutive: bool,
+    ) {
+        let names = ["c", "h", "k", "g", "gone", "k2", "absent"];
+        for (a, &i) in kept.iter().enumerate() {
+            for (b, &j) in kept.iter().enumerate().skip(a + 1) {
+                let ours = history.window_between(a, b).unwrap();
+                let direct = Window::between(Arc::clone(&snaps[i]), Arc::clone(&snaps[j]));
+                assert_eq!(ours.from().sequence(), i as u64);
+                assert_eq!(ours.to().sequence(), j as u64);
+                for name in names {
+                    let what = format!("{name} over {i}..{j}");
+                    assert_eq!(
+                        ours.counter_delta(name, &[]),
+                        direct.counter_delta(name, &[]),
+                        "{what}"
+                    );
+                    let (x, y) = (
+                        ours.histogram_delta(name, &[]),
+                        direct.histogram_delta(name, &[]),
+                    );
+                    assert_eq!(x.is_some(), y.is_some(), "{what}");
+                    if let (Some(x), Some(y)) = (x, y) {
+                        assert_eq!(x.config(), y.config(), "{what}");
+                        assert_eq!((x.count(), x.sum()), (y.count(), y.sum()), "{what}");
+                        assert!(x.bins().eq(y.bins()), "{what}");
+                        if consecutive && j == i + 1 {
+                            assert_eq!(x, y, "{what}: one interval reads the same");
+                        }
+                    }
+                }
+                let keys = |w: &Window| -> Vec<(MetricKey, u64)> {
+                    w.histograms()
+                        .into_iter()
+                        .map(|(k, h)| (k, h.count()))
+                        .collect()
+                };
+                assert_eq!(keys(&ours), keys(&direct), "histograms over {i}..{j}");
+            }
+        }
     }
 }

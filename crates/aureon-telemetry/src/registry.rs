@@ -20,7 +20,7 @@ use crate::gauge::{Gauge, GaugeCore};
 use crate::histogram::{Histogram, HistogramCore};
 use crate::key::MetricKey;
 use crate::layout::{HistogramConfig, Layout};
-use crate::snapshot::{MetricValue, Snapshot};
+use crate::snapshot::{MetricValue, Snapshot, Stamp};
 use crate::sync::{AtomicU64, AtomicUsize, Change, ConcurrentMap, Mutex, Ordering, lock};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -509,9 +509,11 @@ impl Registry {
             Some(expiry) => self.snapshot_with_expiry(expiry, rotate_exemplars),
         };
         Snapshot {
-            sequence: self.inner.next_sequence.fetch_add(1, Ordering::Relaxed),
-            taken_at: Instant::now(),
-            system_time: SystemTime::now(),
+            stamp: Stamp::new(
+                self.inner.next_sequence.fetch_add(1, Ordering::Relaxed),
+                Instant::now(),
+                SystemTime::now(),
+            ),
             metrics,
             descriptions: self.inner.descriptions.entries().into_iter().collect(),
             registration_errors: self.inner.registration_errors.load(Ordering::Relaxed),

@@ -82,6 +82,16 @@ impl HistogramSnapshot {
         }
     }
 
+    /// The bin layout (configuration and derived parameters).
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// `(bin index, count)` of every non-zero bin, ascending.
+    pub(crate) fn bin_counts(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.bins.iter()
+    }
+
     /// An empty snapshot with the given configuration.
     pub fn empty(config: HistogramConfig) -> Result<Self, crate::ConfigError> {
         Ok(Self::from_parts(
@@ -256,7 +266,7 @@ impl HistogramSnapshot {
     }
 
     /// Whether `self` and `other` share their counts (one allocation).
-    fn shares_bins_with(&self, other: &HistogramSnapshot) -> bool {
+    pub(crate) fn shares_bins_with(&self, other: &HistogramSnapshot) -> bool {
         Arc::ptr_eq(&self.bins, &other.bins)
     }
 
@@ -375,15 +385,49 @@ pub enum MetricValue {
     Histogram(HistogramSnapshot),
 }
 
+/// When a snapshot was taken: its sequence number and clocks. A [`crate::History`] keeps one
+/// for each retained point (the values of every point but the latest are kept only as
+/// changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    sequence: u64,
+    taken_at: Instant,
+    system_time: SystemTime,
+}
+
+impl Stamp {
+    pub(crate) fn new(sequence: u64, taken_at: Instant, system_time: SystemTime) -> Self {
+        Self {
+            sequence,
+            taken_at,
+            system_time,
+        }
+    }
+
+    /// The snapshot's [`Snapshot::sequence`].
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// When the snapshot was taken (monotonic clock).
+    pub fn taken_at(&self) -> Instant {
+        self.taken_at
+    }
+
+    /// When the snapshot was taken (wall clock).
+    pub fn system_time(&self) -> SystemTime {
+        self.system_time
+    }
+}
+
 /// An immutable view of every metric of a registry at one moment.
 ///
 /// Metrics iterate in a stable order (by name, then labels), which keeps exports
 /// deterministic.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub(crate) sequence: u64,
-    pub(crate) taken_at: Instant,
-    pub(crate) system_time: SystemTime,
+    /// Its sequence number and times.
+    pub(crate) stamp: Stamp,
     /// Each series' value and creation time ([`Snapshot::created`]).
     pub(crate) metrics: BTreeMap<MetricKey, (MetricValue, SystemTime)>,
     pub(crate) descriptions: BTreeMap<Arc<str>, Arc<str>>,
@@ -430,35 +474,24 @@ impl Snapshot {
         shared
     }
 
-    /// The heap bytes of this snapshot's counts that are shared with `other`'s (the same
-    /// allocation): what keeping both costs less than keeping each alone.
-    pub(crate) fn bytes_shared_with(&self, other: &Snapshot) -> usize {
-        self.metrics
-            .iter()
-            .filter_map(|(key, (value, _))| match (value, other.metrics.get(key)) {
-                (MetricValue::Histogram(h), Some((MetricValue::Histogram(o), _)))
-                    if h.shares_bins_with(o) =>
-                {
-                    Some(h.bins_heap_bytes())
-                }
-                _ => None,
-            })
-            .sum()
-    }
-
     /// Increases by one with every snapshot of the same registry.
     pub fn sequence(&self) -> u64 {
-        self.sequence
+        self.stamp.sequence()
     }
 
     /// When the snapshot was taken (monotonic clock).
     pub fn taken_at(&self) -> Instant {
-        self.taken_at
+        self.stamp.taken_at()
     }
 
     /// When the snapshot was taken (wall clock, for logs and exporters).
     pub fn system_time(&self) -> SystemTime {
-        self.system_time
+        self.stamp.system_time()
+    }
+
+    /// Its sequence number and times together.
+    pub fn stamp(&self) -> Stamp {
+        self.stamp
     }
 
     /// Every metric, ordered by name then labels.

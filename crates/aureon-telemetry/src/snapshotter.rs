@@ -8,7 +8,7 @@
 //! before every wait, so the signal cannot be lost, and exits within one wake-up. Loom models:
 //! `snapshotter_publishes_complete_histories`, `snapshotter_shutdown_is_prompt`.
 
-use crate::history::History;
+use crate::history::{History, HistoryLimits};
 use crate::registry::Registry;
 use crate::snapshot::Snapshot;
 use crate::sync::{Condvar, Mutex, Publish, lock, thread};
@@ -19,43 +19,66 @@ use std::time::Duration;
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 /// How often to snapshot and how much history to keep.
+///
+/// The default keeps five minutes: every one-second point of the last minute, then one
+/// point every 30 seconds (see [`History`] for what a point costs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotterConfig {
     /// Time between snapshots (at least 1 ms).
     pub interval: Duration,
-    /// Snapshots kept in the history ring (at least 1).
+    /// How far back the history reaches, in intervals ([`HistoryLimits::retention`]; at
+    /// least 1): with every point kept, the number of points.
     pub retention: usize,
-    /// The most heap the retained snapshots may hold ([`Snapshot::heap_bytes`]): past it the
-    /// oldest are dropped, down to the two newest (fewer only if `retention` is 1), so
-    /// windows reach back less far than `retention` intervals ([`History::span`] says how
-    /// far). A snapshot holds about 1 KiB
-    /// per occupied page of 256 bins of each histogram (a histogram whose values span five
-    /// octaves at 3 significant figures occupies about 20), so a registry of many wide
-    /// histograms would otherwise hold `retention` times that. A histogram nothing was
-    /// recorded into since the previous snapshot shares that snapshot's pages and counts
-    /// once ([`History::heap_bytes`]).
+    /// Points this many intervals back or newer are all kept
+    /// ([`HistoryLimits::full_resolution`]).
+    pub full_resolution: usize,
+    /// Further back, one point per this many intervals ([`HistoryLimits::coarse_every`]; 1
+    /// keeps every point).
+    pub coarse_every: usize,
+    /// The most heap the history may hold ([`HistoryLimits::max_bytes`]): past it the
+    /// oldest points are dropped, down to the two newest, so windows reach back less far
+    /// ([`History::span`] says how far). The history holds the latest snapshot (about
+    /// 1 KiB per occupied page of 256 bins of each histogram) and, for each earlier point,
+    /// only what changed: an idle series costs nothing, a busy histogram a few bytes per
+    /// bin its values fell in.
     pub max_history_bytes: usize,
 }
 
 /// [`SnapshotterConfig::max_history_bytes`]'s default: 256 MiB.
 pub const DEFAULT_MAX_HISTORY_BYTES: usize = 256 << 20;
 
-impl Default for SnapshotterConfig {
-    /// One snapshot a second, five minutes of history, at most
-    /// [`DEFAULT_MAX_HISTORY_BYTES`] of it.
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(1),
-            retention: 300,
-            max_history_bytes: DEFAULT_MAX_HISTORY_BYTES,
+impl SnapshotterConfig {
+    /// The default configuration, in a `const` context.
+    pub const DEFAULT: Self = Self {
+        interval: Duration::from_secs(1),
+        retention: 300,
+        full_resolution: 60,
+        coarse_every: 30,
+        max_history_bytes: DEFAULT_MAX_HISTORY_BYTES,
+    };
+
+    /// What the history keeps, as [`History::pushed`] takes it.
+    pub fn history_limits(&self) -> HistoryLimits {
+        HistoryLimits {
+            retention: self.retention.max(1),
+            full_resolution: self.full_resolution,
+            coarse_every: self.coarse_every.max(1),
+            max_bytes: self.max_history_bytes,
         }
+    }
+}
+
+impl Default for SnapshotterConfig {
+    /// One snapshot a second and five minutes of history (every point of the last minute,
+    /// one per 30 s before), at most [`DEFAULT_MAX_HISTORY_BYTES`] of it.
+    fn default() -> Self {
+        Self::DEFAULT
     }
 }
 
 pub(crate) struct Shared {
     registry: Registry,
-    retention: usize,
-    max_history_bytes: usize,
+    limits: HistoryLimits,
     /// The period of the background ticks.
     interval: Duration,
     published: Publish<History>,
@@ -70,8 +93,7 @@ impl Shared {
         let first = Arc::new(registry.take_snapshot(true));
         Self {
             registry,
-            retention: config.retention.max(1),
-            max_history_bytes: config.max_history_bytes,
+            limits: config.history_limits(),
             interval: config.interval.max(MIN_INTERVAL),
             published: Publish::new(Arc::new(History::new(first))),
             tick_lock: Mutex::new(()),
@@ -86,15 +108,12 @@ impl Shared {
         let _serial = lock(&self.tick_lock);
         let previous = self.published.load();
         let mut snapshot = self.registry.take_snapshot(true);
-        // Idle histograms keep the previous snapshot's counts: one allocation for the whole
-        // run of snapshots in which nothing was recorded into them.
+        // Idle histograms take the previous snapshot's counts: the history's interval then
+        // sees them unchanged without comparing bins, and readers holding both snapshots
+        // hold one copy.
         snapshot.share_unchanged_with(previous.latest());
         let snapshot = Arc::new(snapshot);
-        let history = previous.with_pushed_within(
-            Arc::clone(&snapshot),
-            self.retention,
-            self.max_history_bytes,
-        );
+        let history = previous.pushed(Arc::clone(&snapshot), &self.limits);
         self.published.store(Arc::new(history));
         snapshot
     }
@@ -160,8 +179,7 @@ impl std::fmt::Debug for Snapshotter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshotter")
             .field("interval", &self.shared.interval)
-            .field("retention", &self.shared.retention)
-            .field("max_history_bytes", &self.shared.max_history_bytes)
+            .field("limits", &self.shared.limits)
             .finish_non_exhaustive()
     }
 }

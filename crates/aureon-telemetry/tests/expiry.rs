@@ -104,10 +104,7 @@ fn a_freed_series_restarts_from_zero_with_a_new_creation_time() {
     let recreated = again.created_with("peer_msgs_total", &key).unwrap();
     assert!(recreated > created, "{recreated:?} after {created:?}");
     // A window across the reset counts from zero rather than saturating to nothing.
-    let window = aureon_telemetry::Window {
-        from: Arc::new(first),
-        to: Arc::new(again),
-    };
+    let window = aureon_telemetry::Window::between(Arc::new(first), Arc::new(again));
     assert_eq!(window.counter_delta("peer_msgs_total", &key), Some(1));
 }
 

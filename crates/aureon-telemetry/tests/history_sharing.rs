@@ -173,14 +173,21 @@ fn idle_histograms_add_almost_nothing_per_retained_snapshot() {
             .unwrap();
         assert_eq!(idle.count(), 0, "interval {t}");
     }
-    // And every retained snapshot still holds the idle histogram's full counts.
-    for snapshot in history.iter() {
+    // The latest snapshot holds the idle histogram's full counts, and a window over the
+    // whole history holds the active ones' every value.
+    let latest = history.latest();
+    let idle = latest.histogram_with("op_latency_us", &[("op", "op500")]);
+    assert_eq!(idle.unwrap().count(), 2_000);
+    let whole = history.window(Duration::from_secs(3600)).unwrap();
+    for (a, per_tick) in recorded.iter().enumerate() {
+        let labels = [("op", format!("op{a}"))];
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let delta = whole.histogram_delta("op_latency_us", &labels).unwrap();
+        assert_eq!(delta.count(), (TICKS * 50) as u64, "op{a}");
         assert_eq!(
-            snapshot
-                .histogram_with("op_latency_us", &[("op", "op500")])
-                .unwrap()
-                .count(),
-            2_000
+            delta.sum(),
+            per_tick.iter().flatten().map(|&v| v as u128).sum::<u128>(),
+            "op{a}"
         );
     }
     snapshotter.shutdown();

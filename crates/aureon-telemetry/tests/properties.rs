@@ -353,7 +353,10 @@ proptest! {
         let h = registry
             .try_histogram_with_config("latency", &[("op", "p")], config)
             .unwrap();
-        let mut history = History::new(Arc::new(registry.snapshot()));
+        let first = Arc::new(registry.snapshot());
+        let mut history = History::new(Arc::clone(&first));
+        // The full snapshots, kept here: the history keeps only the latest whole.
+        let mut snaps = vec![first];
         let mut total = Model::new(&config);
         let mut per_phase = Vec::new();
         for (p, phase) in phases.iter().enumerate() {
@@ -375,24 +378,43 @@ proptest! {
             assert_matches(hs, &total, &format!("snapshot after phase {p}"))?;
             // The handle's own snapshot is the same merge.
             assert_matches(&h.snapshot(), &total, &format!("handle after phase {p}"))?;
-            history = history.with_pushed(Arc::new(snap), 16);
+            let snap = Arc::new(snap);
+            history = history.with_pushed(Arc::clone(&snap), 16);
+            snaps.push(snap);
             per_phase.push(model);
         }
-        let snaps: Vec<_> = history.iter().cloned().collect();
-        prop_assert_eq!(snaps.len(), phases.len() + 1);
+        prop_assert_eq!(history.len(), phases.len() + 1);
+        let labels = [("op", "p")];
+        let full = |i: usize| snaps[i].histogram_with("latency", &labels).unwrap();
         for (i, window) in history.intervals().enumerate() {
-            let d = window.histogram_delta("latency", &[("op", "p")]).expect("present");
-            let to = window.to.histogram_with("latency", &[("op", "p")]).unwrap();
-            assert_delta_matches(&d, &per_phase[i], to, &format!("interval {i}"))?;
+            let d = window.histogram_delta("latency", &labels).expect("present");
+            assert_delta_matches(&d, &per_phase[i], full(i + 1), &format!("interval {i}"))?;
         }
         for i in 0..snaps.len() {
             for j in i + 2..snaps.len() {
-                let window = Window { from: Arc::clone(&snaps[i]), to: Arc::clone(&snaps[j]) };
                 let mut model = Model::new(&config);
                 per_phase[i..j].iter().for_each(|m| model.merge(m));
-                let d = window.histogram_delta("latency", &[("op", "p")]).unwrap();
-                let to = window.to.histogram_with("latency", &[("op", "p")]).unwrap();
-                assert_delta_matches(&d, &model, to, &format!("window {i}..{j}"))?;
+                // Between two full snapshots: bounds as `delta_since` computes them.
+                let direct = Window::between(Arc::clone(&snaps[i]), Arc::clone(&snaps[j]));
+                let d = direct.histogram_delta("latency", &labels).unwrap();
+                assert_delta_matches(&d, &model, full(j), &format!("window {i}..{j}"))?;
+                // The history's window adds up its intervals: the same counts, and bounds
+                // that hold every value and are no looser.
+                let summed = history.window_between(i, j).unwrap();
+                let s = summed.histogram_delta("latency", &labels).unwrap();
+                let what = format!("history window {i}..{j}");
+                prop_assert_eq!(s.count(), model.count, "{}: count", &what);
+                prop_assert_eq!(s.sum(), model.sum, "{}: sum", &what);
+                prop_assert_eq!(s.clamped(), model.clamped, "{}: clamped", &what);
+                prop_assert_eq!(bins_of(&s), model.bins(), "{}: bins", &what);
+                if model.count > 0 {
+                    prop_assert!(
+                        d.min() <= s.min() && s.min() <= model.min
+                            && model.max <= s.max() && s.max() <= d.max(),
+                        "{}: [min, max] {:?} holds the values {:?}, within {:?}",
+                        &what, (s.min(), s.max()), (model.min, model.max), (d.min(), d.max())
+                    );
+                }
             }
         }
     }

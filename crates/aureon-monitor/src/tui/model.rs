@@ -107,16 +107,10 @@ pub fn build(history: &History, window: Duration, points: usize) -> MetricsView 
                             .map(|h| h.p99())
                     })
                     .collect(),
-                // Each snapshot holds the slowest ids of the interval it closes: those of
-                // the snapshots after the window's start cover the window.
-                slowest: recent.as_ref().and_then(|w| {
-                    history
-                        .iter()
-                        .filter(|s| s.taken_at() > w.from.taken_at())
-                        .filter_map(|s| s.histogram_with(LATENCY_METRIC, &labels))
-                        .flat_map(|h| h.exemplars().iter().copied())
-                        .max()
-                }),
+                // A window keeps the slowest ids recorded in it.
+                slowest: delta
+                    .as_ref()
+                    .and_then(|h| h.exemplars().iter().copied().max()),
             }
         })
         .collect();
