@@ -613,14 +613,18 @@ fn with_idle_expiry_churning_macro_keys_are_freed_and_every_record_is_exported()
         watch(&registry);
     }
     assert_eq!(registry.len(), 1, "{:?}", registry.snapshot());
-    // A thread that exits takes its cache along: churn on a worker leaves nothing.
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            with_local_recorder(&recorder, || {
-                counter!("peer_messages", "peer" => "worker").increment(7);
-            })
-        });
-    });
+    // A thread that exits takes its cache along: churn on a worker leaves nothing. (Joined
+    // by its handle, not by a scope: a scope's implicit join may return before the thread's
+    // thread-local destructors, which drop the cache, have run, rust-lang/rust#116179; an
+    // explicit `join` waits for them. Optimised builds lose that race more often.)
+    let worker_recorder = recorder.clone();
+    std::thread::spawn(move || {
+        with_local_recorder(&worker_recorder, || {
+            counter!("peer_messages", "peer" => "worker").increment(7);
+        })
+    })
+    .join()
+    .expect("the worker records");
     recorded += 7;
     for _ in 0..4 {
         watch(&registry);

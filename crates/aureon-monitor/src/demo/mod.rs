@@ -89,6 +89,12 @@ pub fn run(args: DemoArgs) -> Result<(), Failure> {
         SnapshotterConfig {
             interval: settings.interval,
             retention: settings.retention,
+            // The interval log has a line per interval: keep every point then (the demo's
+            // registry is small). Otherwise the default: older points thinned.
+            full_resolution: match settings.hlog {
+                Some(_) => usize::MAX,
+                None => SnapshotterConfig::DEFAULT.full_resolution,
+            },
             ..SnapshotterConfig::default()
         },
     )

@@ -40,7 +40,7 @@ pub struct Settings {
     pub interval: Duration,
     /// Time between printed reports.
     pub report_every: Duration,
-    /// Snapshots the history ring keeps.
+    /// How far back the history reaches, in intervals.
     pub retention: usize,
     /// The health rules: the seed's thresholds over `--window`.
     pub rules: HealthRules,
