@@ -32,6 +32,10 @@ struct PageEntry {
     wide: bool,
     /// Index of the page's first count in that vector.
     at: usize,
+    /// The sum of the page's counts (saturating): two snapshots of one histogram whose page
+    /// totals are equal (and below saturation) have equal bins there, since no bin ever
+    /// decreases, which lets [`PagedCounts::for_each_growth`] skip the page unread.
+    total: u64,
 }
 
 /// One page's counts, either width.
@@ -89,10 +93,15 @@ impl PagedCounts {
         }
     }
 
-    fn push_entry(&mut self, page: usize, wide: bool, at: usize) {
+    fn push_entry(&mut self, page: usize, wide: bool, at: usize, total: u64) {
         debug_assert!(self.pages.last().is_none_or(|e| (e.page as usize) < page));
         let page = u32::try_from(page).expect("page numbers fit 32 bits (layouts are smaller)");
-        self.pages.push(PageEntry { page, wide, at });
+        self.pages.push(PageEntry {
+            page,
+            wide,
+            at,
+            total,
+        });
     }
 
     /// Appends page `page` (greater than every page so far) as the sum of `sources`, the
@@ -142,7 +151,7 @@ impl PagedCounts {
             self.narrow.truncate(start);
             return (!wrapped).then_some(0);
         }
-        self.push_entry(page, false, start);
+        self.push_entry(page, false, start, total);
         Some(total)
     }
 
@@ -168,15 +177,15 @@ impl PagedCounts {
         }
         let total = saturating_total(&out);
         if total != 0 {
-            self.push_wide_values(page, &out);
+            self.push_wide_values(page, &out, total);
         }
         total
     }
 
-    fn push_wide_values(&mut self, page: usize, values: &[u64; PAGE_LEN]) {
+    fn push_wide_values(&mut self, page: usize, values: &[u64; PAGE_LEN], total: u64) {
         let at = self.wide.len();
         self.wide.extend_from_slice(values);
-        self.push_entry(page, true, at);
+        self.push_entry(page, true, at, total);
     }
 
     /// Appends page `page` (greater than every page so far) with the given counts, narrow if
@@ -185,12 +194,13 @@ impl PagedCounts {
         if values.iter().all(|&c| c == 0) {
             return;
         }
+        let total = saturating_total(values);
         if values.iter().all(|&c| u32::try_from(c).is_ok()) {
             let at = self.narrow.len();
             self.narrow.extend(values.iter().map(|&c| c as u32));
-            self.push_entry(page, false, at);
+            self.push_entry(page, false, at, total);
         } else {
-            self.push_wide_values(page, values);
+            self.push_wide_values(page, values, total);
         }
     }
 
@@ -233,6 +243,58 @@ impl PagedCounts {
     pub(crate) fn total(&self) -> u64 {
         let narrow: u64 = self.narrow.iter().map(|&c| u64::from(c)).sum();
         narrow.saturating_add(saturating_total(&self.wide))
+    }
+
+    /// Calls `f(bin, grown)` for every bin whose count is higher here than in `earlier`
+    /// (an earlier snapshot of the same histogram), with the difference, ascending: what
+    /// was recorded in between, without building it as pages. Bins lower here (which an
+    /// earlier snapshot of the same histogram never has) count as unchanged.
+    pub(crate) fn for_each_growth(&self, earlier: &Self, mut f: impl FnMut(usize, u64)) {
+        let mut old = earlier.pages.iter().peekable();
+        for entry in &self.pages {
+            while old.next_if(|e| e.page < entry.page).is_some() {}
+            let base = entry.page as usize * PAGE_LEN;
+            let now = self.counts(entry);
+            match old.next_if(|e| e.page == entry.page) {
+                Some(before) if before.total == entry.total && entry.total != u64::MAX => {}
+                None => {
+                    for i in 0..PAGE_LEN {
+                        let c = now.get(i);
+                        if c != 0 {
+                            f(base + i, c);
+                        }
+                    }
+                }
+                Some(before) => match (now, earlier.counts(before)) {
+                    // The common case: between two ticks most bins of a page did not
+                    // change, so runs of 16 are compared first (a branch-free fold the
+                    // compiler vectorises) and only runs with a change are walked.
+                    (PageCounts::Narrow(now), PageCounts::Narrow(before)) => {
+                        const RUN: usize = if PAGE_LEN < 16 { PAGE_LEN } else { 16 };
+                        let runs = now.chunks_exact(RUN).zip(before.chunks_exact(RUN));
+                        for (r, (n, b)) in runs.enumerate() {
+                            let differs = n.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y));
+                            if differs == 0 {
+                                continue;
+                            }
+                            for (i, (&n, &b)) in n.iter().zip(b).enumerate() {
+                                if n > b {
+                                    f(base + r * RUN + i, u64::from(n - b));
+                                }
+                            }
+                        }
+                    }
+                    (now, before) => {
+                        for i in 0..PAGE_LEN {
+                            let (n, b) = (now.get(i), before.get(i));
+                            if n > b {
+                                f(base + i, n - b);
+                            }
+                        }
+                    }
+                },
+            }
+        }
     }
 
     /// Combines two page sets bin by bin with `f` (a missing page counts as zeros), keeping

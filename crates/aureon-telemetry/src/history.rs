@@ -4,8 +4,10 @@
 //! since the point before it ([`interval::Interval`]): the series that changed, each
 //! histogram's change as a few bytes per bin that grew. So it costs what was recorded, not
 //! `retention` copies of every histogram: an idle series costs nothing per point, and a
-//! busy one the bins its values fell in. A [`Window`] adds up the intervals it spans; a
-//! one-interval window reads exactly one.
+//! busy one the bins its values fell in. Further back than [`HistoryLimits::full_resolution`]
+//! ticks the points are thinned to one per [`HistoryLimits::coarse_every`], the intervals
+//! either side of each dropped point added into one: exact, since changes add. A [`Window`]
+//! adds up the intervals it spans; a one-interval window reads exactly one.
 //!
 //! A history is immutable: the snapshotter builds a new one each tick (sharing the retained
 //! intervals by `Arc`) and publishes it, so readers hold a consistent history for as long as
@@ -142,7 +144,7 @@ pub struct HistoryLimits {
 
 impl HistoryLimits {
     /// Every point kept, up to `retention` of them, without a byte budget.
-    pub const FULL_RESOLUTION: Self = Self {
+    pub const KEEP_ALL: Self = Self {
         retention: usize::MAX,
         full_resolution: usize::MAX,
         coarse_every: 1,
@@ -185,7 +187,7 @@ impl History {
             &HistoryLimits {
                 retention,
                 max_bytes,
-                ..HistoryLimits::FULL_RESOLUTION
+                ..HistoryLimits::KEEP_ALL
             },
         )
     }
@@ -470,7 +472,7 @@ mod tests {
             let limits = HistoryLimits {
                 full_resolution,
                 coarse_every,
-                ..HistoryLimits::FULL_RESOLUTION
+                ..HistoryLimits::KEEP_ALL
             };
             let mut history = History::new(Arc::clone(&snaps[0]));
             for s in &snaps[1..] {

@@ -15,8 +15,9 @@
 //!   Handles are looked up once and record without the map. Optionally, series idle for a
 //!   timeout leave snapshots and are freed ([`RegistryBuilder::idle_timeout`]).
 //! * [`Registry::snapshot`] merges everything into an immutable [`Snapshot`];
-//!   [`Snapshotter`] does so periodically on its own thread, keeps a [`History`] ring and
-//!   publishes it for readers who never block writers.
+//!   [`Snapshotter`] does so periodically on its own thread, keeps a [`History`] (the latest
+//!   snapshot, and earlier points as what changed in between, so five minutes of windows
+//!   cost what was recorded) and publishes it for readers who never block writers.
 //!
 //! ```
 //! use aureon_telemetry::Registry;

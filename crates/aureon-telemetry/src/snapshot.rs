@@ -315,19 +315,8 @@ impl HistogramSnapshot {
             self.bins.combine(&earlier.bins, u64::saturating_sub)
         };
         let clamped = self.clamped.saturating_sub(earlier.clamped);
-        let (min, max) = match (bins.iter().next(), bins.iter().next_back()) {
-            (Some((lo, _)), Some((hi, _))) => (
-                self.layout.value_of(lo).clamp(self.min, self.max),
-                if clamped > 0 {
-                    // (The top of the highest bin understated an interval's clamped values:
-                    // found by the property test tests/properties.rs.)
-                    self.max
-                } else {
-                    self.layout.highest_of(hi).clamp(self.min, self.max)
-                },
-            ),
-            _ => (0, 0),
-        };
+        let grown = bins.iter().next().zip(bins.iter().next_back());
+        let (min, max) = self.delta_bounds(grown.map(|((lo, _), (hi, _))| (lo, hi)), clamped);
         HistogramSnapshot::from_parts(
             self.layout,
             bins,
@@ -337,6 +326,33 @@ impl HistogramSnapshot {
             clamped,
             self.exemplars.clone(),
         )
+    }
+
+    /// The `[min, max]` of what was recorded since an earlier snapshot, given the lowest
+    /// and highest bins that grew (`None` if none did) and how many clamped values were
+    /// recorded: see [`Self::delta_since`].
+    pub(crate) fn delta_bounds(&self, grown: Option<(usize, usize)>, clamped: u64) -> (u64, u64) {
+        match grown {
+            Some((lo, hi)) => (
+                self.layout.value_of(lo).clamp(self.min, self.max),
+                if clamped > 0 {
+                    // (The top of the highest bin understated an interval's clamped values:
+                    // found by the property test tests/properties.rs.)
+                    self.max
+                } else {
+                    self.layout.highest_of(hi).clamp(self.min, self.max)
+                },
+            ),
+            None => (0, 0),
+        }
+    }
+
+    /// [`Self::for_each_growth`] of the counts: every bin that grew since `earlier`, with
+    /// how much, ascending.
+    pub(crate) fn for_each_growth(&self, earlier: &HistogramSnapshot, f: impl FnMut(usize, u64)) {
+        if !self.shares_bins_with(earlier) {
+            self.bins.for_each_growth(&earlier.bins, f);
+        }
     }
 
     /// Adds `other` (same configuration) into `self`, e.g. to combine label sets or nodes.

@@ -27,13 +27,26 @@ pub(crate) struct HistogramChange {
 }
 
 impl HistogramChange {
-    /// What `to` holds that `from` did not (all of `to` without `from`): the
-    /// [`HistogramSnapshot::delta_since`] of the two, so a one-interval window reads exactly
-    /// what a window between the two full snapshots reads.
+    /// What `to` holds that `from` did not (all of `to` without `from`): the same bins,
+    /// sum, bounds and exemplars as [`HistogramSnapshot::delta_since`], so a one-interval
+    /// window reads exactly what a window between the two full snapshots reads, found
+    /// without building the difference as pages.
     pub(crate) fn between(from: Option<&HistogramSnapshot>, to: &HistogramSnapshot) -> Self {
-        match from {
-            Some(from) => Self::of(&to.delta_since(from)),
-            None => Self::of(to),
+        let Some(from) = from else {
+            return Self::of(to);
+        };
+        let mut bins = Vec::new();
+        to.for_each_growth(from, |bin, grown| bins.push((bin, grown)));
+        let clamped = to.clamped().saturating_sub(from.clamped());
+        let grown = bins.first().zip(bins.last()).map(|(lo, hi)| (lo.0, hi.0));
+        let (min, max) = to.delta_bounds(grown, clamped);
+        Self {
+            bins,
+            sum: to.sum().saturating_sub(from.sum()),
+            min,
+            max,
+            clamped,
+            exemplars: to.exemplars().to_vec(),
         }
     }
 
@@ -65,21 +78,14 @@ impl HistogramChange {
     /// Adds `later`, the change over the interval right after this one's: bins, sums and
     /// clamped counts add, `[min, max]` widens, and the slowest exemplars of both remain.
     pub(crate) fn add(&mut self, later: &HistogramChange) {
-        if later.bins.is_empty() {
-            // (min and max describe recorded bins only.)
-        } else if self.bins.is_empty() {
-            (self.min, self.max) = (later.min, later.max);
-        } else {
-            self.min = self.min.min(later.min);
-            self.max = self.max.max(later.max);
-        }
+        (self.min, self.max) = widened(
+            (!self.bins.is_empty()).then_some((self.min, self.max)),
+            (!later.bins.is_empty()).then_some((later.min, later.max)),
+        );
         self.bins = merge_bins(&self.bins, &later.bins);
         self.sum = self.sum.saturating_add(later.sum);
         self.clamped = self.clamped.saturating_add(later.clamped);
-        if !later.exemplars.is_empty() {
-            self.exemplars.extend_from_slice(&later.exemplars);
-            keep_slowest(&mut self.exemplars);
-        }
+        self.exemplars = slowest_of(std::mem::take(&mut self.exemplars), &later.exemplars);
     }
 
     /// The change as a histogram snapshot with `layout`.
@@ -94,60 +100,107 @@ impl HistogramChange {
         )
     }
 
-    /// The compact form: sum, min, `max - min`, clamped, the number of bins and each bin as
-    /// (gap to the previous bin, count), then the exemplars, all LEB128 varints.
+    /// The compact form: the header (sum, min, `max - min`, clamped), each bin as (gap to
+    /// the previous bin, count) ended by a zero count, then the exemplars (their number, then
+    /// value and id each), all LEB128 varints.
     pub(crate) fn encode(&self) -> Box<[u8]> {
         let mut out = Vec::with_capacity(8 + 3 * self.bins.len());
-        put(&mut out, self.sum);
-        put(&mut out, u128::from(self.min));
-        put(&mut out, u128::from(self.max.saturating_sub(self.min)));
-        put(&mut out, u128::from(self.clamped));
-        put(&mut out, self.bins.len() as u128);
-        let mut next = 0usize;
+        let header = Header {
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+            clamped: self.clamped,
+        };
+        header.write(&mut out);
+        let mut bins = BinWriter::default();
         for &(bin, count) in &self.bins {
-            put(&mut out, (bin - next) as u128);
-            put(&mut out, u128::from(count));
-            next = bin + 1;
+            bins.write(&mut out, bin, count);
         }
-        put(&mut out, self.exemplars.len() as u128);
-        for e in &self.exemplars {
-            put(&mut out, u128::from(e.value));
-            put(&mut out, u128::from(e.id));
-        }
+        BinWriter::end(&mut out);
+        write_exemplars(&mut out, &self.exemplars);
         out.into_boxed_slice()
     }
 
     /// The change [`Self::encode`] wrote into `bytes`.
     pub(crate) fn decode(bytes: &[u8]) -> Self {
         let mut r = Reader { bytes, at: 0 };
-        let sum = r.next();
-        let min = r.next_u64();
-        let max = min.saturating_add(r.next_u64());
-        let clamped = r.next_u64();
-        let n = r.next_u64() as usize;
-        let mut bins = Vec::with_capacity(n.min(bytes.len()));
-        let mut next = 0usize;
-        for _ in 0..n {
-            let bin = next + r.next_u64() as usize;
-            bins.push((bin, r.next_u64()));
-            next = bin + 1;
+        let header = Header::read(&mut r);
+        let mut bins = Vec::new();
+        let mut next = 0;
+        while let Some(bin) = r.bin(&mut next) {
+            bins.push(bin);
         }
-        let n = r.next_u64() as usize;
-        let exemplars = (0..n)
-            .map(|_| Exemplar {
-                value: r.next_u64(),
-                id: r.next_u64(),
-            })
-            .collect();
         Self {
             bins,
-            sum,
-            min,
-            max,
-            clamped,
-            exemplars,
+            sum: header.sum,
+            min: header.min,
+            max: header.max,
+            clamped: header.clamped,
+            exemplars: r.exemplars(),
         }
     }
+}
+
+/// Two encoded changes of consecutive intervals, `older` then `newer`, as the encoded change
+/// over both: what [`HistogramChange::add`] gives, merged from the bytes without decoding
+/// either into a list (thinning a history merges one interval a tick).
+pub(crate) fn merge_encoded(older: &[u8], newer: &[u8]) -> Box<[u8]> {
+    let (mut a, mut b) = (Reader::new(older), Reader::new(newer));
+    let (ha, hb) = (Header::read(&mut a), Header::read(&mut b));
+    let (mut next_a, mut next_b) = (0, 0);
+    let (mut x, mut y) = (a.bin(&mut next_a), b.bin(&mut next_b));
+    let (min, max) = widened(x.map(|_| (ha.min, ha.max)), y.map(|_| (hb.min, hb.max)));
+    let mut out = Vec::with_capacity(older.len() + newer.len());
+    let header = Header {
+        sum: ha.sum.saturating_add(hb.sum),
+        min,
+        max,
+        clamped: ha.clamped.saturating_add(hb.clamped),
+    };
+    header.write(&mut out);
+    let mut bins = BinWriter::default();
+    loop {
+        match (x, y) {
+            (None, None) => break,
+            (Some((i, c)), Some((j, _))) if i < j => {
+                bins.write(&mut out, i, c);
+                x = a.bin(&mut next_a);
+            }
+            (Some((i, c)), Some((j, d))) if i == j => {
+                bins.write(&mut out, i, c.saturating_add(d));
+                (x, y) = (a.bin(&mut next_a), b.bin(&mut next_b));
+            }
+            (Some((i, c)), None) => {
+                bins.write(&mut out, i, c);
+                x = a.bin(&mut next_a);
+            }
+            (_, Some((j, d))) => {
+                bins.write(&mut out, j, d);
+                y = b.bin(&mut next_b);
+            }
+        }
+    }
+    BinWriter::end(&mut out);
+    write_exemplars(&mut out, &slowest_of(a.exemplars(), &b.exemplars()));
+    out.into_boxed_slice()
+}
+
+/// The bounds of two consecutive intervals' values together (`None`: no bin grew in it).
+fn widened(first: Option<(u64, u64)>, second: Option<(u64, u64)>) -> (u64, u64) {
+    match (first, second) {
+        (Some((a, b)), Some((c, d))) => (a.min(c), b.max(d)),
+        (Some(bounds), None) | (None, Some(bounds)) => bounds,
+        (None, None) => (0, 0),
+    }
+}
+
+/// The slowest exemplars of `first` and `second`.
+fn slowest_of(mut first: Vec<Exemplar>, second: &[Exemplar]) -> Vec<Exemplar> {
+    if !second.is_empty() {
+        first.extend_from_slice(second);
+        keep_slowest(&mut first);
+    }
+    first
 }
 
 /// The bin-by-bin sum of two ascending bin lists (saturating).
@@ -173,17 +226,89 @@ fn merge_bins(a: &[(usize, u64)], b: &[(usize, u64)]) -> Vec<(usize, u64)> {
     out
 }
 
-/// Appends `v` as an LEB128 varint (7 bits a byte, low first).
-fn put(out: &mut Vec<u8>, mut v: u128) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
+/// What an encoded change starts with.
+struct Header {
+    sum: u128,
+    min: u64,
+    max: u64,
+    clamped: u64,
+}
+
+impl Header {
+    fn write(&self, out: &mut Vec<u8>) {
+        put(out, self.sum);
+        put(out, u128::from(self.min));
+        put(out, u128::from(self.max.saturating_sub(self.min)));
+        put(out, u128::from(self.clamped));
     }
+
+    fn read(r: &mut Reader<'_>) -> Self {
+        let sum = r.next();
+        let min = r.next_u64();
+        let max = min.saturating_add(r.next_u64());
+        Self {
+            sum,
+            min,
+            max,
+            clamped: r.next_u64(),
+        }
+    }
+}
+
+/// Writes ascending bins as (gap, count) pairs.
+#[derive(Default)]
+struct BinWriter {
+    /// The lowest bin the next one may be (one past the last written).
+    next: usize,
+}
+
+impl BinWriter {
+    #[inline]
+    fn write(&mut self, out: &mut Vec<u8>, bin: usize, count: u64) {
+        debug_assert!(bin >= self.next && count > 0);
+        put_u64(out, (bin - self.next) as u64);
+        put_u64(out, count);
+        self.next = bin + 1;
+    }
+
+    /// The end of the bins: a pair with a zero count (a bin's count never is).
+    fn end(out: &mut Vec<u8>) {
+        put(out, 0);
+        put(out, 0);
+    }
+}
+
+fn write_exemplars(out: &mut Vec<u8>, exemplars: &[Exemplar]) {
+    put(out, exemplars.len() as u128);
+    for e in exemplars {
+        put(out, u128::from(e.value));
+        put(out, u128::from(e.id));
+    }
+}
+
+/// Appends `v` as an LEB128 varint (7 bits a byte, low first).
+fn put(out: &mut Vec<u8>, v: u128) {
+    match u64::try_from(v) {
+        Ok(small) => put_u64(out, small),
+        Err(_) => {
+            let mut v = v;
+            while v >= 0x80 {
+                out.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+        }
+    }
+}
+
+/// [`put`] for a `u64`: bin gaps and counts, most of them a single byte.
+#[inline]
+fn put_u64(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// Reads the varints [`put`] wrote.
@@ -192,7 +317,11 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
+    }
+
     /// The next varint; past the end (which the history's own bytes never reach) it reads
     /// zeros instead of panicking.
     fn next(&mut self) -> u128 {
@@ -211,8 +340,38 @@ impl Reader<'_> {
         v
     }
 
+    /// The next varint as a `u64` (saturating), one byte read directly.
+    #[inline]
     fn next_u64(&mut self) -> u64 {
-        u64::try_from(self.next()).unwrap_or(u64::MAX)
+        match self.bytes.get(self.at) {
+            Some(&byte) if byte < 0x80 => {
+                self.at += 1;
+                u64::from(byte)
+            }
+            _ => u64::try_from(self.next()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// The next bin and its count, `next` being one past the previous bin; `None` at the end
+    /// of the bins.
+    fn bin(&mut self, next: &mut usize) -> Option<(usize, u64)> {
+        let bin = next.saturating_add(self.next_u64() as usize);
+        let count = self.next_u64();
+        (count != 0).then(|| {
+            *next = bin + 1;
+            (bin, count)
+        })
+    }
+
+    /// The exemplars, after the bins.
+    fn exemplars(&mut self) -> Vec<Exemplar> {
+        let n = self.next_u64() as usize;
+        (0..n.min(self.bytes.len()))
+            .map(|_| Exemplar {
+                value: self.next_u64(),
+                id: self.next_u64(),
+            })
+            .collect()
     }
 }
 
@@ -258,8 +417,17 @@ mod tests {
             h.record(v);
         }
         let c = snap(&registry);
-        let mut summed = HistogramChange::between(Some(&a), &b);
-        summed.add(&HistogramChange::between(Some(&b), &c));
+        let (first, second) = (
+            HistogramChange::between(Some(&a), &b),
+            HistogramChange::between(Some(&b), &c),
+        );
+        let mut summed = first.clone();
+        summed.add(&second);
+        // Merging the encoded forms gives the same change.
+        let merged = merge_encoded(&first.encode(), &second.encode());
+        assert_eq!(HistogramChange::decode(&merged), summed);
+        // And one interval's change is `delta_since`'s.
+        assert_eq!(first.to_snapshot(*b.layout()), b.delta_since(&a));
         let whole = summed.to_snapshot(*c.layout());
         let direct = c.delta_since(&a);
         assert_eq!(whole.count(), 7);

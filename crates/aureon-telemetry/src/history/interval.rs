@@ -7,7 +7,7 @@
 //! kept: a window has nothing to say about them ([`super::Window`]); the latest snapshot
 //! holds their values.
 
-use super::change::HistogramChange;
+use super::change::{HistogramChange, merge_encoded};
 use crate::key::MetricKey;
 use crate::layout::Layout;
 use crate::snapshot::{MetricValue, Snapshot};
@@ -343,15 +343,11 @@ fn then(first: &Change, second: &Change) -> Option<Change> {
                 start,
                 encoded: earlier,
                 ..
-            } => {
-                let mut sum = HistogramChange::decode(earlier);
-                sum.add(&HistogramChange::decode(encoded));
-                Some(Change::Histogram {
-                    start: start.clone(),
-                    layout: Arc::clone(layout),
-                    encoded: sum.encode(),
-                })
-            }
+            } => Some(Change::Histogram {
+                start: start.clone(),
+                layout: Arc::clone(layout),
+                encoded: merge_encoded(earlier, encoded),
+            }),
             _ => Some(second.clone()),
         },
         // The second interval starts a new series: all of it, replacing what was at the
