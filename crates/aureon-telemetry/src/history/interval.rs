@@ -190,8 +190,15 @@ impl Interval {
     }
 
     /// Every change, by key.
+    #[cfg(test)]
     pub(crate) fn changes(&self) -> impl Iterator<Item = &(MetricKey, Change)> + '_ {
         self.changes.iter()
+    }
+
+    /// The changes of a series' life (appeared, replaced, went away), by key.
+    pub(crate) fn lifecycle_changes(&self) -> impl Iterator<Item = &(MetricKey, Change)> + '_ {
+        let changes: &[(MetricKey, Change)] = if self.lifecycle { &self.changes } else { &[] };
+        changes.iter().filter(|(_, c)| c.is_lifecycle())
     }
 
     /// Heap bytes of this interval.

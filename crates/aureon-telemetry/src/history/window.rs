@@ -175,11 +175,12 @@ impl Window {
     pub fn histograms(&self) -> Vec<(MetricKey, HistogramSnapshot)> {
         let keys: BTreeSet<&MetricKey> = match &self.source {
             Source::Snapshots { to, .. } => histogram_keys(to).collect(),
-            Source::Timeline { timeline, from, .. } => {
+            Source::Timeline { timeline, to, .. } => {
                 let mut keys: BTreeSet<&MetricKey> = histogram_keys(&timeline.latest).collect();
-                // A series present at the end but gone by the latest point changed after it.
-                for interval in &timeline.intervals[*from..] {
-                    keys.extend(interval.changes().map(|(k, _)| k));
+                // A series present at the end but not in the latest snapshot went away (or
+                // was replaced) after the end: a change of its life says so.
+                for interval in &timeline.intervals[*to..] {
+                    keys.extend(interval.lifecycle_changes().map(|(k, _)| k));
                 }
                 keys
             }
