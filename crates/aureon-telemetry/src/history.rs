@@ -73,26 +73,45 @@ impl Timeline {
 
 impl Timeline {
     /// Removes the points older than `limits.full_resolution` ticks that are not the first
-    /// of their run of `limits.coarse_every` ticks, merging the intervals on either side of
-    /// each: further back, one point per `coarse_every` ticks. (The oldest point stays; it
-    /// goes only by [`Self::trim`].)
+    /// of their run of `limits.coarse_every` ticks, merging the intervals between: further
+    /// back, one point per `coarse_every` ticks. (The oldest point stays; it goes only by
+    /// [`Self::trim`].)
+    ///
+    /// The points that join a run are merged [`THIN_BATCH`] at a time (or all at once when
+    /// the run is complete), not one a tick: each merge rewrites the run's interval, which
+    /// grows with the run, so one point a tick would rewrite it `coarse_every` times.
     fn thin(&mut self, now: u64, limits: &HistoryLimits) {
         let coarse = limits.coarse_every.max(1) as u64;
         if coarse == 1 {
             return;
         }
         let horizon = limits.full_resolution as u64;
-        let mut p = 1;
-        while p + 1 < self.stamps.len() && now - self.ticks[p] > horizon {
-            if self.ticks[p] / coarse == self.ticks[p - 1] / coarse {
-                let merged = Interval::merged(&self.intervals[p - 1], &self.intervals[p]);
-                self.intervals[p - 1] = Arc::new(merged);
-                self.intervals.remove(p);
-                self.stamps.remove(p);
-                self.ticks.remove(p);
-            } else {
-                p += 1;
+        let old = |t: u64| now - t > horizon;
+        let mut head = 0;
+        while head + 1 < self.stamps.len() && old(self.ticks[head]) {
+            let run = self.ticks[head] / coarse;
+            // The points after `head` that belong to its run and may go (never the latest).
+            let mut last = head;
+            while last + 2 < self.stamps.len()
+                && old(self.ticks[last + 1])
+                && self.ticks[last + 1] / coarse == run
+            {
+                last += 1;
             }
+            let complete = self.ticks[last + 1] / coarse != run;
+            if last > head && (last - head >= THIN_BATCH || complete) {
+                let merged = Interval::merged(&self.intervals[head..=last]);
+                self.intervals[head] = Arc::new(merged);
+                self.intervals.drain(head + 1..=last);
+                self.stamps.drain(head + 1..=last);
+                self.ticks.drain(head + 1..=last);
+            }
+            head = if last > head && self.ticks.get(head + 1).is_some_and(|t| t / coarse == run) {
+                // A run still waiting for its batch: its points stay for now.
+                last + 1
+            } else {
+                head + 1
+            };
         }
     }
 
@@ -121,6 +140,10 @@ impl Timeline {
     }
 }
 
+/// How many points joining a thinned run are merged into it at once (see `Timeline::thin`):
+/// up to `THIN_BATCH - 1` more points than one per run may be kept for a while.
+const THIN_BATCH: usize = 6;
+
 /// How much a [`History`] keeps ([`History::pushed`]; the [`crate::Snapshotter`] takes them
 /// from its [`crate::SnapshotterConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +156,8 @@ pub struct HistoryLimits {
     pub full_resolution: usize,
     /// Further back, one point per this many ticks: the others go, and the intervals on
     /// either side of each become one (exact: an interval is the change between its two
-    /// points, and changes add). 1 keeps every point.
+    /// points, and changes add). They go a few at a time, so up to five more points than
+    /// one per run may be kept for a while. 1 keeps every point.
     pub coarse_every: usize,
     /// The most heap the history may hold ([`History::heap_bytes`]): past it the oldest
     /// points are dropped, down to the two newest (the newest alone when `retention` is 1),

@@ -141,10 +141,21 @@ impl HistogramChange {
     }
 }
 
-/// Two encoded changes of consecutive intervals, `older` then `newer`, as the encoded change
-/// over both: what [`HistogramChange::add`] gives, merged from the bytes without decoding
-/// either into a list (thinning a history merges one interval a tick).
-pub(crate) fn merge_encoded(older: &[u8], newer: &[u8]) -> Box<[u8]> {
+/// Encoded changes of consecutive intervals, oldest first, as the encoded change over all
+/// of them: what [`HistogramChange::add`] gives one after the other, merged from the bytes
+/// without decoding any into a list (thinning a history merges a few each tick). The newer
+/// parts are merged first: when an old, wide run takes in a few short intervals, its bytes
+/// are then walked once.
+pub(crate) fn merge_encoded(parts: &[&[u8]]) -> Box<[u8]> {
+    match parts {
+        [] => HistogramChange::default().encode(),
+        [one] => Box::from(*one),
+        [first, rest @ ..] => merge_two(first, &merge_encoded(rest)),
+    }
+}
+
+/// [`merge_encoded`] of two parts, `older` then `newer`, in one pass over both.
+fn merge_two(older: &[u8], newer: &[u8]) -> Box<[u8]> {
     let (mut a, mut b) = (Reader::new(older), Reader::new(newer));
     let (ha, hb) = (Header::read(&mut a), Header::read(&mut b));
     let (mut next_a, mut next_b) = (0, 0);
@@ -403,6 +414,52 @@ mod tests {
     }
 
     #[test]
+    fn merging_several_encoded_changes_equals_adding_them_in_turn() {
+        let ex = |value, id| Exemplar { value, id };
+        let parts = [
+            HistogramChange {
+                bins: vec![(3, 2), (700, 1)],
+                sum: 900,
+                min: 3,
+                max: 720,
+                clamped: 0,
+                exemplars: vec![ex(720, 1)],
+            },
+            // Nothing recorded in between (only the sum moved: a racing snapshot).
+            HistogramChange {
+                sum: 5,
+                ..HistogramChange::default()
+            },
+            HistogramChange {
+                bins: vec![(0, 1), (3, 4), (90_000, 1)],
+                sum: 1 << 70,
+                min: 0,
+                max: u64::MAX,
+                clamped: 1,
+                exemplars: vec![ex(u64::MAX, 2), ex(5, 3)],
+            },
+            HistogramChange {
+                bins: vec![(700, 9)],
+                sum: 6_300,
+                min: 700,
+                max: 703,
+                clamped: 0,
+                exemplars: vec![ex(703, 4)],
+            },
+        ];
+        let mut added = parts[0].clone();
+        parts[1..].iter().for_each(|p| added.add(p));
+        let encoded: Vec<Box<[u8]>> = parts.iter().map(HistogramChange::encode).collect();
+        let refs: Vec<&[u8]> = encoded.iter().map(|e| &**e).collect();
+        assert_eq!(HistogramChange::decode(&merge_encoded(&refs)), added);
+        // And pairwise, in turn, the same.
+        let pairwise = refs[1..]
+            .iter()
+            .fold(encoded[0].clone(), |acc, p| merge_encoded(&[&acc, p]));
+        assert_eq!(HistogramChange::decode(&pairwise), added);
+    }
+
+    #[test]
     fn added_changes_equal_the_change_over_both_intervals() {
         let registry = Registry::new();
         let h = registry.histogram("latency_us");
@@ -424,7 +481,7 @@ mod tests {
         let mut summed = first.clone();
         summed.add(&second);
         // Merging the encoded forms gives the same change.
-        let merged = merge_encoded(&first.encode(), &second.encode());
+        let merged = merge_encoded(&[&first.encode(), &second.encode()]);
         assert_eq!(HistogramChange::decode(&merged), summed);
         // And one interval's change is `delta_since`'s.
         assert_eq!(first.to_snapshot(*b.layout()), b.delta_since(&a));

@@ -206,38 +206,67 @@ impl Interval {
         self.heap_bytes
     }
 
-    /// One interval covering `older` and then `newer`, its neighbour: the change of each
-    /// series over both (what coarser history keeps further back).
-    pub(crate) fn merged(older: &Interval, newer: &Interval) -> Self {
-        let mut changes = Vec::with_capacity(older.changes.len().max(newer.changes.len()));
-        let (mut i, mut j) = (0, 0);
-        let (a, b) = (&older.changes, &newer.changes);
-        while i < a.len() || j < b.len() {
-            let order = match (a.get(i), b.get(j)) {
-                (Some((x, _)), Some((y, _))) => x.cmp(y),
-                (Some(_), None) => Ordering::Less,
-                _ => Ordering::Greater,
-            };
-            match order {
-                Ordering::Less => {
-                    changes.push(a[i].clone());
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    changes.push(b[j].clone());
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    if let Some(c) = then(&a[i].1, &b[j].1) {
-                        changes.push((a[i].0.clone(), c));
-                    }
-                    i += 1;
-                    j += 1;
-                }
+    /// One interval covering `run`, consecutive intervals oldest first: the change of each
+    /// series over all of them (what coarser history keeps further back). A histogram's
+    /// gains over several of them are merged in one pass over their bytes.
+    pub(crate) fn merged(run: &[Arc<Interval>]) -> Self {
+        let mut entries: Vec<(&MetricKey, &Change)> = run
+            .iter()
+            .flat_map(|i| i.changes.iter().map(|(k, c)| (k, c)))
+            .collect();
+        // Stable: each series' changes stay oldest first.
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let mut changes = Vec::with_capacity(entries.len());
+        for group in entries.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(change) = fold_changes(group.iter().map(|(_, c)| *c)) {
+                changes.push((group[0].0.clone(), change));
             }
         }
         Self::from_changes(changes)
     }
+}
+
+/// The change of one series over consecutive intervals, from its changes in them (oldest
+/// first); `None` when nothing is left to see.
+fn fold_changes<'a>(changes: impl Iterator<Item = &'a Change>) -> Option<Change> {
+    let mut acc: Option<Change> = None;
+    // Histogram gains after `acc`'s own, to be merged into it in one pass.
+    let mut gains: Vec<&'a [u8]> = Vec::new();
+    for next in changes {
+        if let (
+            Some(Change::Histogram { .. }),
+            Change::Histogram {
+                start: Start::Continued,
+                encoded,
+                ..
+            },
+        ) = (&acc, next)
+        {
+            gains.push(encoded);
+            continue;
+        }
+        add_gains(&mut acc, &mut gains);
+        acc = match acc {
+            None => Some(next.clone()),
+            Some(before) => then(&before, next),
+        };
+    }
+    add_gains(&mut acc, &mut gains);
+    acc
+}
+
+/// Merges `gains` into `acc`, a histogram's change.
+fn add_gains(acc: &mut Option<Change>, gains: &mut Vec<&[u8]>) {
+    if let (Some(Change::Histogram { encoded, .. }), false) = (acc.as_mut(), gains.is_empty()) {
+        let merged = {
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(gains.len() + 1);
+            parts.push(encoded);
+            parts.extend(gains.iter().copied());
+            merge_encoded(&parts)
+        };
+        *encoded = merged;
+    }
+    gains.clear();
 }
 
 /// What `value` was, for a change that replaces or removes it (`None` for a gauge, which a
@@ -353,7 +382,7 @@ fn then(first: &Change, second: &Change) -> Option<Change> {
             } => Some(Change::Histogram {
                 start: start.clone(),
                 layout: Arc::clone(layout),
-                encoded: merge_encoded(earlier, encoded),
+                encoded: merge_encoded(&[earlier, encoded]),
             }),
             _ => Some(second.clone()),
         },
