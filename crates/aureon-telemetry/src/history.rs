@@ -69,9 +69,7 @@ impl Timeline {
                 .map(|i| i.heap_bytes())
                 .sum::<usize>()
     }
-}
 
-impl Timeline {
     /// Removes the points older than `limits.full_resolution` ticks that are not the first
     /// of their run of `limits.coarse_every` ticks, merging the intervals between: further
     /// back, one point per `coarse_every` ticks. (The oldest point stays; it goes only by
@@ -167,7 +165,8 @@ pub struct HistoryLimits {
 }
 
 impl HistoryLimits {
-    /// Every point kept, up to `retention` of them, without a byte budget.
+    /// Every point kept, however many, without a byte budget: the base to set a
+    /// `retention` or a `max_bytes` on (`HistoryLimits { retention: 60, ..KEEP_ALL }`).
     pub const KEEP_ALL: Self = Self {
         retention: usize::MAX,
         full_resolution: usize::MAX,
