@@ -199,6 +199,21 @@ def main():
     )
     lines.append("")
 
+    # The snapshotter's tick with its history (benches/history.rs): information, no goal.
+    merge_only = median_ns("history_tick_1000", "registry_snapshot")
+    lines.append("### Snapshotter tick with the five-minute history (1000 busy histograms)")
+    lines.append("")
+    lines.append("| contender | ms per tick | ÷ the merge alone |")
+    lines.append("|---|---:|---:|")
+    for key, label in (
+        ("registry_snapshot", "the merge alone (`Registry::snapshot`)"),
+        ("snapshotter_tick", "`Snapshotter::tick` (merge, interval, thinning)"),
+        ("full_snapshot_ring", "ring of whole snapshots (the history before intervals)"),
+    ):
+        t = median_ns("history_tick_1000", key)
+        lines.append(f"| {label} | {fmt_ns(t and t / 1e6)} | {fmt_x(ratio(t, merge_only))} |")
+    lines.append("")
+
     r1 = lambda k: median_ns("record_1t", k)  # noqa: E731
     r2 = lambda k: median_ns("record_2t", k)  # noqa: E731
     # The record goals, for the shared handle and for the thread-bound recorder.
