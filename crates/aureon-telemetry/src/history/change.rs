@@ -77,6 +77,8 @@ impl HistogramChange {
 
     /// Adds `later`, the change over the interval right after this one's: bins, sums and
     /// clamped counts add, `[min, max]` widens, and the slowest exemplars of both remain.
+    /// The decoded reference the tests hold [`merge_encoded`] to.
+    #[cfg(test)]
     pub(crate) fn add(&mut self, later: &HistogramChange) {
         (self.min, self.max) = widened(
             (!self.bins.is_empty()).then_some((self.min, self.max)),
@@ -215,6 +217,7 @@ fn slowest_of(mut first: Vec<Exemplar>, second: &[Exemplar]) -> Vec<Exemplar> {
 }
 
 /// The bin-by-bin sum of two ascending bin lists (saturating).
+#[cfg(test)]
 fn merge_bins(a: &[(usize, u64)], b: &[(usize, u64)]) -> Vec<(usize, u64)> {
     let mut out = Vec::with_capacity(a.len().max(b.len()));
     let (mut i, mut j) = (0, 0);

@@ -228,7 +228,7 @@ impl Interval {
 
 /// The change of one series over consecutive intervals, from its changes in them (oldest
 /// first); `None` when nothing is left to see.
-fn fold_changes<'a>(changes: impl Iterator<Item = &'a Change>) -> Option<Change> {
+pub(super) fn fold_changes<'a>(changes: impl Iterator<Item = &'a Change>) -> Option<Change> {
     let mut acc: Option<Change> = None;
     // Histogram gains after `acc`'s own, to be merged into it in one pass.
     let mut gains: Vec<&'a [u8]> = Vec::new();

@@ -8,7 +8,7 @@
 
 use super::Timeline;
 use super::change::HistogramChange;
-use super::interval::{Change, Start, Was};
+use super::interval::{Change, Was, fold_changes};
 use crate::key::MetricKey;
 use crate::layout::Layout;
 use crate::snapshot::{HistogramSnapshot, MetricValue, Snapshot, Stamp};
@@ -48,12 +48,6 @@ enum Source {
 enum Kind<'a> {
     Counter,
     Histogram(&'a Layout),
-}
-
-/// A series' change over a run of intervals, added up.
-enum Sum {
-    Counter(u64),
-    Histogram(Arc<Layout>, HistogramChange),
 }
 
 impl Window {
@@ -113,7 +107,7 @@ impl Window {
                     return None;
                 };
                 Some(match timeline.sum(*from, *to, &key) {
-                    Some(Sum::Counter(n)) => n,
+                    Some(Change::Counter { grew, .. }) => grew,
                     _ => 0,
                 })
             }
@@ -163,7 +157,9 @@ impl Window {
                     return None;
                 };
                 Some(match timeline.sum(*from, *to, key) {
-                    Some(Sum::Histogram(layout, change)) => change.to_snapshot(*layout),
+                    Some(Change::Histogram {
+                        layout, encoded, ..
+                    }) => HistogramChange::decode(&encoded).to_snapshot(*layout),
                     _ => HistogramChange::default().to_snapshot(*layout),
                 })
             }
@@ -221,46 +217,10 @@ impl Timeline {
         }
     }
 
-    /// The change of `key` from point `from` to point `to`, adding up the intervals in
-    /// between; `None` if it did not change (or went away).
-    fn sum(&self, from: usize, to: usize, key: &MetricKey) -> Option<Sum> {
-        let mut sum: Option<Sum> = None;
-        for interval in &self.intervals[from..to] {
-            let Some(change) = interval.get(key) else {
-                continue;
-            };
-            sum = match (change, sum) {
-                (Change::Removed(_), _) => None,
-                (
-                    Change::Counter {
-                        grew,
-                        start: Start::Continued,
-                    },
-                    Some(Sum::Counter(n)),
-                ) => Some(Sum::Counter(n.saturating_add(*grew))),
-                (Change::Counter { grew, .. }, _) => Some(Sum::Counter(*grew)),
-                (
-                    Change::Histogram {
-                        start: Start::Continued,
-                        encoded,
-                        ..
-                    },
-                    Some(Sum::Histogram(layout, mut acc)),
-                ) => {
-                    acc.add(&HistogramChange::decode(encoded));
-                    Some(Sum::Histogram(layout, acc))
-                }
-                (
-                    Change::Histogram {
-                        layout, encoded, ..
-                    },
-                    _,
-                ) => Some(Sum::Histogram(
-                    Arc::clone(layout),
-                    HistogramChange::decode(encoded),
-                )),
-            };
-        }
-        sum
+    /// The change of `key` from point `from` to point `to`: its changes in the intervals in
+    /// between, added up as thinning adds them ([`fold_changes`]); `None` if it did not
+    /// change.
+    fn sum(&self, from: usize, to: usize, key: &MetricKey) -> Option<Change> {
+        fold_changes(self.intervals[from..to].iter().filter_map(|i| i.get(key)))
     }
 }
